@@ -1,0 +1,1 @@
+"""Timing rules (pure, no Flask) and the bridge to rq-scheduler."""

@@ -1,0 +1,47 @@
+"""What every page shares: template helpers and response headers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, g
+from markupsafe import Markup, escape
+
+from app.auth.access import can_edit
+
+
+def iso_z(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with a Z, the one time format of the API and the <time> elements."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S") + (
+        f".{value.microsecond // 1000:03d}Z" if value.microsecond else "Z"
+    )
+
+
+def time_element(value: datetime | None, empty: str = "—") -> Markup:
+    """<time> in UTC; static/app.js shows it in the viewer's zone, UTC stays on hover."""
+    if value is None:
+        return Markup(escape(empty))
+    utc_text = value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup(f'<time datetime="{iso_z(value)}" title="{utc_text}">{escape(utc_text)}</time>')
+
+
+def init_web(app: Flask) -> None:
+    app.add_template_filter(time_element, "time")
+    app.add_template_filter(iso_z, "iso_z")
+
+    @app.context_processor
+    def _globals() -> dict:
+        return {
+            "can_edit": can_edit(),
+            "current_org": g.get("org"),
+            "current_membership": g.get("membership"),
+        }
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,15 @@
+// Times arrive as <time datetime="…Z" title="… UTC"> in UTC; show them in the viewer's zone.
+(function () {
+  const fmt = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+  });
+  function localize(root) {
+    root.querySelectorAll("time[datetime]:not([data-local])").forEach(function (el) {
+      const d = new Date(el.getAttribute("datetime"));
+      if (!isNaN(d)) { el.textContent = fmt.format(d); el.dataset.local = "1"; }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localize(document); });
+  document.addEventListener("htmx:load", function (e) { localize(e.target); });
+})();
