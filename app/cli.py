@@ -8,7 +8,7 @@ import secrets
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.extensions import db
 from app.models import ROLES, ApiToken, Membership, Organization, User
@@ -87,6 +87,7 @@ def tokens_create(email: str, name: str) -> None:
 
 
 @click.command("bootstrap")
+@with_appcontext
 def bootstrap() -> None:
     """First start of `make run`: create an admin if there is no user, and say how to sign in."""
     if db.session.execute(db.select(User.id).limit(1)).first() is not None:
@@ -99,6 +100,7 @@ def bootstrap() -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker_command(burst: bool) -> None:
     """Run an RQ worker that executes runs."""
@@ -111,6 +113,7 @@ def worker_command(burst: bool) -> None:
 
 
 @click.command("scheduler")
+@with_appcontext
 def scheduler_command() -> None:
     """Run the scheduler: fires due schedules and reconciles Redis with the database."""
     from app.scheduling.process import run_scheduler
