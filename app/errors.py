@@ -10,12 +10,14 @@ from app.auth.access import is_api_request
 
 
 class ValidationFailed(Exception):
-    """Input that breaks a rule: answered with 422 and one message per field."""
+    """Input that breaks a rule: one message per field, 422 unless another status fits better
+    (409 for a name already taken, 400 for a missing delete confirmation)."""
 
-    def __init__(self, fields: dict[str, list[str]], message: str = "Validation failed.") -> None:
+    def __init__(
+        self, fields: dict[str, list[str]], message: str = "Validation failed.", status: int = 422
+    ) -> None:
         super().__init__(message)
-        self.message = message
-        self.fields = fields
+        self.message, self.fields, self.status = message, fields, status
 
 
 def api_error(status: int, message: str, fields: dict[str, list[str]] | None = None):
@@ -34,7 +36,7 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(ValidationFailed)
     def _validation(error: ValidationFailed):
-        return api_error(422, error.message, error.fields)
+        return api_error(error.status, error.message, error.fields)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
