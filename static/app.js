@@ -13,3 +13,11 @@
   document.addEventListener("DOMContentLoaded", function () { localize(document); });
   document.addEventListener("htmx:load", function (e) { localize(e.target); });
 })();
+
+// The schedule form shows only the fields of the chosen type (CSS keys off data-type).
+document.addEventListener("change", function (e) {
+  if (e.target.name === "schedule_type") {
+    const form = e.target.closest("form");
+    if (form) form.dataset.type = e.target.value;
+  }
+});

@@ -86,6 +86,24 @@ def app(_schema, database_url, redis_url) -> Flask:
     yield app
     with app.app_context():
         db.engine.dispose()
+    app.extensions["taskplan_redis"].close()
+
+
+@pytest.fixture
+def make_app():
+    """make_app(database_url, redis_url) → an extra app (e.g. pointing at a dead server);
+    its connection pool is closed after the test, so no connection outlives its server."""
+    made: list[Flask] = []
+
+    def make(database_url: str, redis_url: str) -> Flask:
+        made.append(create_app(make_config(database_url, redis_url)))
+        return made[-1]
+
+    yield make
+    for extra in made:
+        with extra.app_context():
+            db.engine.dispose()
+        extra.extensions["taskplan_redis"].close()
 
 
 @pytest.fixture

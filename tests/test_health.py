@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from app import create_app
-from tests.conftest import make_config
 from tests.services import free_port
 
 
@@ -13,9 +11,9 @@ def test_healthz_answers_200_when_database_and_redis_answer(app):
     assert response.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
 
 
-def test_healthz_answers_503_when_redis_is_unreachable(database_url):
+def test_healthz_answers_503_when_redis_is_unreachable(database_url, make_app):
     # A real connection attempt to a port where nothing listens: no mock.
-    app = create_app(make_config(database_url, f"redis://127.0.0.1:{free_port()}/0"))
+    app = make_app(database_url, f"redis://127.0.0.1:{free_port()}/0")
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     body = response.get_json()
@@ -23,9 +21,9 @@ def test_healthz_answers_503_when_redis_is_unreachable(database_url):
     assert body["redis"] != "ok"
 
 
-def test_healthz_answers_503_when_the_database_is_unreachable(redis_url, tmp_path):
+def test_healthz_answers_503_when_the_database_is_unreachable(redis_url, tmp_path, make_app):
     missing = tmp_path / "no-such-dir" / "db.sqlite"
-    app = create_app(make_config(f"sqlite:///{missing}", redis_url))
+    app = make_app(f"sqlite:///{missing}", redis_url)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] != "ok"

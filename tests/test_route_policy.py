@@ -13,7 +13,7 @@ from tests.conftest import csrf_token
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Changes only to the caller's own session, or reads: open to every member.
-SELF_SERVICE = {"auth.login", "auth.logout", "auth.switch_org", "api.preview"}
+SELF_SERVICE = {"auth.login", "auth.logout", "auth.switch_org", "api.preview", "schedules.preview"}
 
 
 def unsafe_routes(app):

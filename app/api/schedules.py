@@ -11,8 +11,9 @@ from app.api.common import json_body, page_params, paginated
 from app.auth.access import get_scoped_or_404, role_required
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import Schedule, utcnow
+from app.models import Schedule
 from app.schedules import service
+from app.schedules.preview import preview_of
 from app.scheduling.timing import TimingError, build_timing
 from app.web import iso_z
 
@@ -133,24 +134,3 @@ def preview():
     if count is None or not 1 <= count <= PREVIEW_MAX:
         raise ValidationFailed({"count": [f"Count must be between 1 and {PREVIEW_MAX}."]})
     return jsonify(preview_of(body, count))
-
-
-def preview_of(body: dict[str, Any], count: int) -> dict[str, Any]:
-    """Shared by the API and the console's live preview."""
-    try:
-        timing = build_timing(
-            body.get("schedule_type") or "", body.get("schedule_config") or {},
-            body.get("timezone") or "UTC", body.get("start_at"), body.get("end_at"),
-        )  # fmt: skip
-    except TimingError as exc:
-        raise ValidationFailed(exc.fields) from None
-    now = utcnow()
-    first = timing.initial_slot(now)
-    slots = [] if first is None else [first, *timing.next_slots(first, count - 1)]
-    return {
-        "description": timing.describe(),
-        "timezone": timing.timezone,
-        "next": [iso_z(slot) for slot in slots],
-        "immediate": first == now,
-        "warnings": list(timing.warnings),
-    }
