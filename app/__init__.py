@@ -55,4 +55,7 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
     from app.cli import register_cli
 
     register_cli(app)
+    from app.scheduling.bridge import init_bridge
+
+    init_bridge(app)
     return app

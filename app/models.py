@@ -328,6 +328,22 @@ class Run(db.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    def finish(
+        self,
+        status: str,
+        reason: str | None = None,
+        error: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """End the run: SUCCESS, FAILED, SKIPPED or MISSED, with when and how long."""
+        if status not in RUN_STATUSES or status in ACTIVE_STATUSES:
+            raise ValueError(f"not a final status: {status!r}")
+        self.status, self.reason, self.error = status, reason, error
+        self.completed_at = now or utcnow()
+        if self.started_at is not None:
+            elapsed = self.completed_at - self.started_at
+            self.duration_ms = max(0, int(elapsed.total_seconds() * 1000))
+
 
 class ChatSession(db.Model):
     """A conversation the runs write to (SPEC §5.2). Outlives its schedule."""

@@ -96,6 +96,10 @@ def report(organization_id: int | None = None) -> dict:
             }
             queue = Queue(current_app.config["QUEUE_NAME"], connection=redis_client())
             body["queue"]["size"] = queue.count
+            from app.scheduling.bridge import pending_count
+
+            # Pending fires (one per enabled schedule) plus retries waiting out their backoff.
+            body["scheduler"]["pending_fires"] = pending_count()
         except RedisError as exc:
             body["redis"] = {"ok": False, "error": type(exc).__name__}
             body["status"] = "degraded"

@@ -1,35 +1,43 @@
-"""The worker process: an RQ worker that runs each job inside the Flask app context."""
+"""The worker process: an RQ worker that runs each job inside the Flask app context.
+
+Jobs run in the worker process itself (RQ's SimpleWorker), not in a fork per job: the
+dispatch overhead drops from a fork plus a fresh database connection per run to a queue pop
+(see docs/engine.md for the figures), and timeouts are still enforced, by RQ's SIGALRM
+death penalty in this same process. A killed worker takes its run with it; the scheduler
+notices the missing heartbeat and records the run as `worker_lost`.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Flask, current_app
-from rq import Worker
 from rq.serializers import JSONSerializer
+from rq.worker import SimpleWorker
 
-from app.extensions import db, redis_client
+from app.extensions import redis_client
 from app.redisjobs import Heartbeat, JSONJob, process_name, run_queue
+from app.runs import jobs
 
 log = logging.getLogger(__name__)
 
 
-class TaskplanWorker(Worker):
+class TaskplanWorker(SimpleWorker):
     def __init__(self, *args, flask_app: Flask, **kwargs) -> None:
         super().__init__(*args, serializer=JSONSerializer, job_class=JSONJob, **kwargs)
         self.flask_app = flask_app
 
-    def perform_job(self, job, queue):  # runs in the forked work horse
-        # The horse inherits the parent's pooled database sockets; sharing a socket
-        # between two processes corrupts both, so the horse opens its own.
+    def perform_job(self, job, queue):
+        # A fresh app context per job: its database session ends (and returns its
+        # connection to the pool) with the job, so no state leaks from one run to the next.
         with self.flask_app.app_context():
-            db.engine.dispose(close=False)
             return super().perform_job(job, queue)
 
 
 def run_worker(burst: bool = False) -> None:
     app = current_app._get_current_object()
     name = process_name()
+    jobs.WORKER_NAME = name
     worker = TaskplanWorker([run_queue()], connection=redis_client(), name=name, flask_app=app)
     beat = Heartbeat(
         "worker",
