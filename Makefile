@@ -57,6 +57,7 @@ format:
 
 bench: install-dev
 	$(BIN)/python bench/bench_next_slot.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/bench_fire_lag.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor
