@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -87,6 +90,10 @@ class Config:
         if not self.SECRET_KEY:
             if self.DEBUG or self.LOCAL_RUNNER:
                 self.SECRET_KEY = "dev-only-not-secret"
+            elif click.get_current_context(silent=True) is not None:
+                # A `flask …` command (db upgrade, users create, worker, scheduler) never signs
+                # a cookie, so a release step needs no key; the web server still does.
+                self.SECRET_KEY = secrets.token_hex(32)
             elif not self.TESTING:
                 raise ConfigError(
                     "SECRET_KEY is not set. Set it to a long random string, e.g. the output of "
