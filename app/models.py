@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import db
+from app.scheduling.timing import Timing, build_timing
 
 ROLES = ("admin", "viewer")
 AGENT_KINDS = ("openai", "webhook", "python", "demo")
@@ -271,6 +272,13 @@ class Schedule(db.Model):
     @property
     def is_completed(self) -> bool:
         return self.completed_at is not None
+
+    def timing(self) -> Timing:
+        """The timing rules of the stored fields (raises TimingError if today's rules reject
+        them, e.g. a zone removed from tzdata)."""
+        return build_timing(
+            self.schedule_type, self.schedule_config, self.timezone, self.start_at, self.end_at
+        )
 
     def __repr__(self) -> str:
         return f"<Schedule {self.id} {self.name!r}>"

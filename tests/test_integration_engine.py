@@ -118,6 +118,13 @@ def assert_every_slot_once(slots: list, step: timedelta) -> None:
     assert not gaps, f"slots are not consecutive: {gaps}"
 
 
+def start_worker_and_scheduler(cluster) -> None:
+    """One worker and one scheduler, up and leading (inside the app context)."""
+    cluster.start("worker", "worker")
+    cluster.start("scheduler", "scheduler")
+    wait_until(lambda: workers_up(1) and leader_up(), 60, "processes", cluster)
+
+
 def test_each_slot_runs_once_with_two_schedulers_and_two_workers(app, admin, cluster):
     for label in ("scheduler-a", "scheduler-b"):
         cluster.start("scheduler", label)
@@ -180,10 +187,8 @@ def test_a_killed_worker_mid_run_is_worker_lost_and_the_next_slot_runs(app, admi
 
 
 def test_flushall_recovers_and_a_stopped_scheduler_catches_up_once(app, admin, cluster):
-    cluster.start("worker", "worker")
-    cluster.start("scheduler", "scheduler")
     with app.app_context():
-        wait_until(lambda: workers_up(1) and leader_up(), 60, "processes", cluster)
+        start_worker_and_scheduler(cluster)
         sid = make_schedule(admin.id, admin.org_id, schedule_config=EVERY_2S)
         wait_until(lambda: len(runs_of(sid)) >= 2, 20, "first runs", cluster)
 
@@ -218,10 +223,8 @@ def test_flushall_recovers_and_a_stopped_scheduler_catches_up_once(app, admin, c
 
 
 def test_timeout_then_retries_then_a_once_schedule_completes(app, admin, cluster):
-    cluster.start("worker", "worker")
-    cluster.start("scheduler", "scheduler")
     with app.app_context():
-        wait_until(lambda: workers_up(1) and leader_up(), 60, "processes", cluster)
+        start_worker_and_scheduler(cluster)
         sid = make_schedule(
             admin.id, admin.org_id, schedule_type="ONCE", schedule_config={},
             prompt="[demo:sleep=10] too slow", timeout_seconds=1, max_retries=1,
@@ -247,10 +250,8 @@ def test_timeout_then_retries_then_a_once_schedule_completes(app, admin, cluster
 
 
 def test_delete_leaves_nothing_of_the_schedule_in_redis(app, admin, cluster):
-    cluster.start("worker", "worker")
-    cluster.start("scheduler", "scheduler")
     with app.app_context():
-        wait_until(lambda: workers_up(1) and leader_up(), 60, "processes", cluster)
+        start_worker_and_scheduler(cluster)
         sid = make_schedule(admin.id, admin.org_id, schedule_config=EVERY_2S, name="Doomed")
         wait_until(lambda: any(r.status == "SUCCESS" for r in runs_of(sid)), 20, "a run", cluster)
         service.delete_schedule(db.session.get(Schedule, sid), None, "Doomed")

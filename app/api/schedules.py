@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Schedule
 from app.schedules import service
 from app.schedules.preview import preview_of
-from app.scheduling.timing import TimingError, build_timing
+from app.scheduling.timing import TimingError
 from app.web import iso_z
 
 PREVIEW_MAX = 50
@@ -41,10 +41,7 @@ def schedule_json(schedule: Schedule, running: bool) -> dict[str, Any]:
 
 def _describe(schedule: Schedule) -> str:
     try:
-        return build_timing(
-            schedule.schedule_type, schedule.schedule_config, schedule.timezone,
-            schedule.start_at, schedule.end_at,
-        ).describe()  # fmt: skip
+        return schedule.timing().describe()
     except TimingError:
         # A stored schedule that today's rules reject (e.g. a zone removed from tzdata).
         return "Invalid timing: edit this schedule to fix it."

@@ -19,7 +19,7 @@ from app.extensions import db, redis_client, rkey
 from app.models import ACTIVE_STATUSES, AuditEvent, Run, Schedule, utcnow
 from app.runs import decisions
 from app.scheduling import bridge
-from app.scheduling.timing import Timing, TimingError, build_timing
+from app.scheduling.timing import TimingError
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +30,6 @@ STUCK_GRACE_SECONDS = 60
 
 class RunRefused(Exception):
     """Run Now refused by the overlap policy (the API answers 409)."""
-
-
-def timing_of(schedule: Schedule) -> Timing:
-    return build_timing(
-        schedule.schedule_type,
-        schedule.schedule_config,
-        schedule.timezone,
-        schedule.start_at,
-        schedule.end_at,
-    )
 
 
 def _insert():
@@ -121,7 +111,7 @@ def fire_due(schedule_ids: list[int], now: datetime | None = None) -> FireOutcom
             continue
         try:
             plan = decisions.plan_fire(
-                timing_of(schedule), slot, now, schedule.catchup_window_seconds
+                schedule.timing(), slot, now, schedule.catchup_window_seconds
             )
         except TimingError as exc:
             log.error("schedule %s has invalid timing, not firing: %s", schedule.id, exc)

@@ -18,7 +18,7 @@ from wtforms import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.models import Schedule
-from app.schedules.service import DEFAULTS
+from app.schedules.service import DEFAULTS, RANGES
 
 
 def _choices(*pairs: tuple[str, str]) -> list[SelectChoice]:
@@ -112,8 +112,7 @@ class ScheduleForm(FlaskForm):
                           "retry_delay_seconds")
         }  # fmt: skip
         # An empty number box reaches the service as "" and gets its clear message there.
-        for field in ("timeout_seconds", "catchup_window_seconds", "max_retries",
-                      "retry_delay_seconds"):  # fmt: skip
+        for field in RANGES:
             if data[field] is None:
                 data[field] = self[field].raw_data[0] if self[field].raw_data else ""
         data["session_config"] = {"use_existing": bool(self.use_existing.data)}
