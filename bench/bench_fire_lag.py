@@ -10,11 +10,14 @@ In one run, on a throwaway Redis and a fresh database (SQLite by default; Postgr
 3. dispatch overhead: queue → RUNNING per run (enqueued_at → started_at) from (1), and a
    no-op job through RQ's fork-per-job Worker and through SimpleWorker (what ours uses);
 4. stock `rqscheduler --interval 1` with a stock `rq worker`: the same N jobs spread over
-   a minute, lag = the moment the job ran - its scheduled time.
+   a minute, lag = the moment the job ran - its scheduled time;
+5. the idle scheduler: N enabled schedules none of which is due for a year, the scheduler
+   alone for --idle-seconds: its CPU share and the Redis commands it sends per second.
 
 Not a test: it only prints figures (SPEC §11).
 
     .venv/bin/python bench/bench_fire_lag.py [--schedules 1000] [--workers 2] [--postgresql]
+        [--seconds 60] [--idle-seconds 30] [--skip-stock] [--skip-burst]
 """
 
 from __future__ import annotations
@@ -143,6 +146,38 @@ def runs_since(app, ids: list[int], since: datetime):
         return rows
 
 
+def bridge_skew_seconds() -> float:
+    from app.scheduling import bridge
+
+    return bridge.SKEW.total_seconds()
+
+
+def bench_idle(args, app, env: dict, redis_url: str, tmp: Path) -> dict:
+    """The scheduler alone with N schedules due in a year: CPU share and Redis commands/s."""
+    import psutil
+
+    ids = seed(app, args.schedules, lambda i: f"{i % 60} {i % 60} 0 1 1 *", datetime.now(UTC))
+    proc = start("flask --app wsgi scheduler", env, tmp / "scheduler-idle.log")
+    connection = Redis.from_url(redis_url)
+    try:
+        # Started, leading, and past the reconciler's look-back at the freshly seeded rows.
+        time.sleep(bridge_skew_seconds() + 6)
+        ps = psutil.Process(proc.pid)
+        cpu0, wall0 = sum(ps.cpu_times()[:2]), time.monotonic()
+        commands0 = connection.info("stats")["total_commands_processed"]
+        time.sleep(args.idle_seconds)
+        commands1 = connection.info("stats")["total_commands_processed"]
+        cpu1, wall1 = sum(ps.cpu_times()[:2]), time.monotonic()
+    finally:
+        stop([proc])
+    disable(app, ids)
+    seconds = wall1 - wall0
+    return {
+        "cpu_percent": 100 * (cpu1 - cpu0) / seconds,
+        "commands_per_s": (commands1 - commands0 - 1) / seconds,  # minus our own INFO
+    }
+
+
 def bench_engine(args, database_url: str, redis_url: str, tmp: Path) -> dict:
     env = {
         **os.environ,
@@ -157,11 +192,11 @@ def bench_engine(args, database_url: str, redis_url: str, tmp: Path) -> dict:
         capture_output=True,
     )  # fmt: skip
     app = make_app(database_url, redis_url)
+    out: dict = {"idle": bench_idle(args, app, env, redis_url, tmp) if args.idle_seconds else None}
     procs = [start("flask --app wsgi scheduler", env, tmp / "scheduler.log")]
     procs += [
         start("flask --app wsgi worker", env, tmp / f"worker{i}.log") for i in range(args.workers)
     ]
-    out: dict = {}
     try:
         time.sleep(4)  # processes up, leader elected
         n = args.schedules
@@ -175,6 +210,8 @@ def bench_engine(args, database_url: str, redis_url: str, tmp: Path) -> dict:
         out["dispatch"] = [(r.started_at - r.enqueued_at).total_seconds() for r in rows]
         disable(app, ids)
         time.sleep(2)
+        if args.skip_burst:
+            return out
 
         # 2. Burst: n schedules whose next slot is the same second.
         due = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
@@ -254,6 +291,9 @@ def main() -> None:
     parser.add_argument("--schedules", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=60, help="length of the lag window")
+    parser.add_argument("--idle-seconds", type=int, default=30, help="0 skips the idle phase")
+    parser.add_argument("--skip-stock", action="store_true")
+    parser.add_argument("--skip-burst", action="store_true")
     parser.add_argument("--postgresql", action="store_true")
     args = parser.parse_args()
 
@@ -266,7 +306,7 @@ def main() -> None:
         Redis.from_url(redis.url).flushdb()
         fork = _noop_jobs(redis.url, 200, "fork")
         simple = _noop_jobs(redis.url, 200, "simple")
-        stock = bench_stock(args, redis.url, tmp)
+        stock = None if args.skip_stock else bench_stock(args, redis.url, tmp)
     finally:
         redis.stop()
         if pg:
@@ -282,17 +322,28 @@ def main() -> None:
     print(f"\nTaskplan, {args.schedules} schedules spread over each minute, {args.seconds} s:")
     print(f"  fire lag (started_at - scheduled_for): {ms(engine['lag'])}")
     print(f"  queue -> RUNNING (dispatch):           {ms(engine['dispatch'])}")
-    print(f"\nBurst: {args.schedules} schedules due in the same second:")
-    print(
-        f"  queued {engine['burst_queued']}/{args.schedules}, the last "
-        f"{engine['burst_all_queued_s']:.3f} s after the slot; "
-        f"duplicates: {engine['burst_duplicates']}"
-    )
+    if "burst_queued" in engine:
+        print(f"\nBurst: {args.schedules} schedules due in the same second:")
+        print(
+            f"  queued {engine['burst_queued']}/{args.schedules}, the last "
+            f"{engine['burst_all_queued_s']:.3f} s after the slot; "
+            f"duplicates: {engine['burst_duplicates']}"
+        )
     print("\nPer-job overhead of a no-op JSON job (200 jobs, one burst worker):")
     print(f"  rq Worker (fork per job): {fork * 1000:6.2f} ms")
     print(f"  rq SimpleWorker (ours):   {simple * 1000:6.2f} ms")
-    print(f"\nStock rqscheduler --interval 1 + rq worker, {args.schedules} jobs over the window:")
-    print(f"  fire lag: {ms(stock)}")
+    if stock is not None:
+        print(
+            f"\nStock rqscheduler --interval 1 + rq worker, {args.schedules} jobs over the window:"
+        )
+        print(f"  fire lag: {ms(stock)}")
+    if engine["idle"]:
+        idle = engine["idle"]
+        print(f"\nIdle scheduler, {args.schedules} schedules none due, {args.idle_seconds} s:")
+        print(
+            f"  CPU {idle['cpu_percent']:.2f} % of one core; "
+            f"Redis {idle['commands_per_s']:.1f} commands/s"
+        )
 
 
 if __name__ == "__main__":

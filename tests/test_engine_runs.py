@@ -247,3 +247,39 @@ def test_the_agent_answering_skip_ends_the_run_skipped(ctx, admin):
     [run] = runs_of(sid)
     assert (run.status, run.reason) == ("SKIPPED", "agent_skip")
     assert db.session.execute(db.select(Message).where(Message.run_id == run.id)).all()
+
+
+def test_run_now_waits_for_a_concurrent_overlap_decision_and_then_refuses(ctx, admin):
+    """Run Now and the scheduler both count the runs in progress and then add one. While the
+    scheduler holds the schedule (between its count and its commit), Run Now must wait, and
+    then see the scheduler's run: under `skip` it is refused, never a second run."""
+    import threading
+
+    sid = make_schedule(admin.id, admin.org_id, schedule_config=EVERY_MINUTE)
+    engine.lock_schedules([sid])  # this transaction plays the scheduler, mid-decision
+
+    outcome: dict = {}
+
+    def run_now_elsewhere():
+        with ctx.app_context():
+            try:
+                outcome["run"] = engine.run_now(db.session.get(Schedule, sid)).id
+            except engine.RunRefused as exc:
+                outcome["refused"] = str(exc)
+
+    other = threading.Thread(target=run_now_elsewhere)
+    other.start()
+    other.join(timeout=0.5)
+    assert other.is_alive(), "Run Now did not wait for the schedule's lock"
+    now = utcnow()
+    db.session.add(
+        Run(
+            schedule_id=sid, organization_id=admin.org_id, trigger="scheduled",
+            scheduled_for=now, slot_at=now, status="RUNNING", started_at=now,
+        )
+    )  # fmt: skip
+    db.session.commit()
+    other.join(timeout=15)
+    assert not other.is_alive()
+    assert "already in progress" in outcome.get("refused", ""), outcome
+    assert [r.trigger for r in runs_of(sid)] == ["scheduled"]

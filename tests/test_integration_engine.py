@@ -125,9 +125,10 @@ def start_worker_and_scheduler(cluster) -> None:
     wait_until(lambda: workers_up(1) and leader_up(), 60, "processes", cluster)
 
 
-def test_each_slot_runs_once_with_two_schedulers_and_two_workers(app, admin, cluster):
-    for label in ("scheduler-a", "scheduler-b"):
-        cluster.start("scheduler", label)
+def test_each_slot_runs_once_with_two_schedulers_and_two_workers_and_a_standby_takes_over(
+    app, admin, cluster
+):
+    schedulers = {cluster.start("scheduler", label).pid: label for label in ("sched-a", "sched-b")}
     for label in ("worker-a", "worker-b"):
         cluster.start("worker", label)
     with app.app_context():
@@ -140,9 +141,38 @@ def test_each_slot_runs_once_with_two_schedulers_and_two_workers(app, admin, clu
         assert {r.trigger for r in runs} == {"scheduled"}
         assert_every_slot_once(scheduled_slots(sid), timedelta(seconds=2))
         done = [r for r in runs if r.status == "SUCCESS"]
-        # Fired at its second: the lag is scheduler wake-up plus dispatch, not a poll interval.
+        # Fired at its second: the lag is wake-up plus dispatch, not a poll interval (stock
+        # rq-scheduler polls every 60 s). A sanity bound only; bench/ measures the figure.
         lags = sorted((r.started_at - r.scheduled_for).total_seconds() for r in done)
-        assert lags[-1] < 0.5, lags
+        assert lags[-1] < 2, lags
+
+        # kill -9 the leader: it cannot release its lease, so the standby must wait it out.
+        leader = redis_client().get("taskplan:scheduler:leader").decode()
+        victim = schedulers[int(leader.rsplit(".", 1)[1])]
+        os.killpg(cluster.procs[victim].pid, signal.SIGKILL)
+        cluster.procs.pop(victim).wait(timeout=5)
+        killed_at, last_slot = time.monotonic(), max(scheduled_slots(sid))
+        wait_until(
+            lambda: (
+                (redis_client().get("taskplan:scheduler:leader") or b"").decode()
+                not in ("", leader)
+            ),
+            40,
+            "the standby to lead",
+            cluster,
+        )
+        assert time.monotonic() - killed_at < 30, "the standby took over after 30 s"
+        wait_until(
+            lambda: any(
+                r.status == "SUCCESS" and r.slot_at > last_slot + timedelta(seconds=12)
+                for r in runs_of(sid)
+            ),
+            40,
+            "runs under the new leader",
+            cluster,
+        )
+        # The slots of the takeover gap are accounted for (catch-up / MISSED), none twice.
+        assert_every_slot_once(scheduled_slots(sid), timedelta(seconds=2))
 
 
 def test_a_killed_worker_mid_run_is_worker_lost_and_the_next_slot_runs(app, admin, cluster):

@@ -44,6 +44,19 @@ def _keep_updated_at():
     return {"updated_at": Schedule.__table__.c.updated_at}
 
 
+def lock_schedules(schedule_ids: list[int]) -> None:
+    """Serialise the overlap decisions of one schedule: Run Now, the scheduler's fire and the
+    release of a queue_one waiter each count the runs in progress and then add one, so two of
+    them must not count at the same time. This no-op UPDATE, the transaction's first write,
+    takes the schedules' row locks on PostgreSQL and the database's write lock on SQLite,
+    held until the commit; the counts read after it see every run committed before it."""
+    if schedule_ids:
+        table = Schedule.__table__
+        db.session.execute(
+            update(table).where(table.c.id.in_(schedule_ids)).values(**_keep_updated_at())
+        )
+
+
 # Runs that hold a schedule's overlap lock: queued or running, plus retries waiting out
 # their backoff (the slot they belong to is not finished yet).
 _IN_PROGRESS = or_(
@@ -89,6 +102,7 @@ def fire_due(schedule_ids: list[int], now: datetime | None = None) -> FireOutcom
     """
     now = now or utcnow()
     outcome = FireOutcome()
+    lock_schedules(sorted(schedule_ids))
     schedules = {
         s.id: s
         for s in db.session.execute(db.select(Schedule).where(Schedule.id.in_(schedule_ids)))
@@ -266,6 +280,7 @@ def fire_retries(run_ids: list[int], now: datetime | None = None) -> int:
 def run_now(schedule: Schedule, user=None, now: datetime | None = None) -> Run:
     """A manual run at once. next_run_at does not move; a disabled schedule stays disabled."""
     now = now or utcnow()
+    lock_schedules([schedule.id])
     in_progress, waiting = overlap_counts([schedule.id]).get(schedule.id, (0, 0))
     decision = decisions.overlap_decision(schedule.overlap_policy, in_progress, waiting)
     if decision == "skip":
@@ -376,8 +391,17 @@ def _continuous(schedule: Schedule) -> bool:
 
 def release_waiting(schedule_ids: list[int]) -> int:
     """queue_one: start the waiting run of each schedule whose previous run has ended."""
-    counts = overlap_counts(schedule_ids)
-    ready = [sid for sid, (in_progress, waiting) in counts.items() if waiting and not in_progress]
+
+    def ready_of(counts):
+        return [
+            sid for sid, (in_progress, waiting) in counts.items() if waiting and not in_progress
+        ]
+
+    # Most runs end with nobody waiting: look first, and lock only when there is a waiter.
+    ready = ready_of(overlap_counts(schedule_ids))
+    if ready:
+        lock_schedules(ready)
+        ready = ready_of(overlap_counts(ready))
     if not ready:
         db.session.rollback()
         return 0
