@@ -78,6 +78,8 @@ class Config:
 
         self.LOGIN_MAX_FAILURES = _int("TASKPLAN_LOGIN_MAX_FAILURES", 5, minimum=1)
         self.LOGIN_FAILURE_WINDOW_SECONDS = _int("TASKPLAN_LOGIN_WINDOW", 300, minimum=1)
+        # API requests per token per minute; past it, 429 with Retry-After. 0 turns it off.
+        self.API_RATE_LIMIT = _int("TASKPLAN_API_RATE_LIMIT", 600, minimum=0)
 
         self.MAX_CONTENT_LENGTH = 1024 * 1024  # SPEC §7: a body over 1 MB is a 413
         self.SESSION_COOKIE_HTTPONLY = True

@@ -46,5 +46,8 @@ def init_errors(app: Flask) -> None:
             response = api_error(error.code or 500, error.name if stock else error.description)
             if error.code == 401:
                 response[0].headers["WWW-Authenticate"] = 'Bearer realm="taskplan"'
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after:
+                response[0].headers["Retry-After"] = str(retry_after)
             return response
         return render_template("errors/error.html", error=error, code=error.code), error.code

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import abort, jsonify, request
 
+from app.auth.access import MAX_ID
 from app.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
@@ -38,7 +39,7 @@ def page_params() -> tuple[int, int | None]:
         else:
             limit = int(raw_limit)
     before = request.args.get("before")
-    if before is not None and not before.isdigit():
+    if before is not None and not (before.isdigit() and int(before) <= MAX_ID):
         errors["before"] = ["Not a cursor from this API."]
     if errors:
         raise ValidationFailed(errors)

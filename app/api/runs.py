@@ -8,6 +8,7 @@ from flask import g, jsonify
 
 from app.api import bp
 from app.api.common import page_params, paginated
+from app.api.openapi import documented
 from app.auth.access import get_scoped_or_404, role_required
 from app.errors import api_error
 from app.extensions import db
@@ -41,6 +42,11 @@ def run_json(run: Run) -> dict[str, Any]:
 
 @bp.post("/schedules/<int:schedule_id>/run")
 @role_required("admin")
+@documented(
+    response="Run",
+    status=202,
+    errors={409: "The overlap policy refuses a run while one is in progress"},
+)
 def run_schedule_now(schedule_id: int):
     """Run Now: 202 with the run, 409 when the overlap policy refuses."""
     schedule = get_scoped_or_404(Schedule, schedule_id)
@@ -53,6 +59,7 @@ def run_schedule_now(schedule_id: int):
 
 @bp.get("/schedules/<int:schedule_id>/runs")
 @role_required("viewer")
+@documented(response="Run", paginated=True, query=("limit", "before"))
 def schedule_runs(schedule_id: int):
     """A schedule's history, newest first, keyset-paginated on the run id."""
     schedule = get_scoped_or_404(Schedule, schedule_id)
@@ -66,6 +73,7 @@ def schedule_runs(schedule_id: int):
 
 @bp.get("/runs/<int:run_id>")
 @role_required("viewer")
+@documented(response="Run")
 def get_run(run_id: int):
     """One run."""
     return jsonify(run_json(get_scoped_or_404(Run, run_id)))

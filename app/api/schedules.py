@@ -8,6 +8,7 @@ from flask import g, jsonify, request
 
 from app.api import bp
 from app.api.common import json_body, page_params, paginated
+from app.api.openapi import documented
 from app.auth.access import get_scoped_or_404, role_required
 from app.errors import ValidationFailed
 from app.extensions import db
@@ -54,6 +55,7 @@ def _one(schedule: Schedule, status: int = 200):
 
 @bp.get("/schedules")
 @role_required("viewer")
+@documented(response="Schedule", paginated=True, query=("enabled", "q", "limit", "before"))
 def list_schedules():
     """Schedules of the organization, newest first; filters `enabled` and `q`."""
     limit, before = page_params()
@@ -78,6 +80,12 @@ def list_schedules():
 
 @bp.post("/schedules")
 @role_required("admin")
+@documented(
+    response="Schedule",
+    status=201,
+    body="ScheduleCreate",
+    errors={409: "A schedule of this organization already has this name"},
+)
 def create_schedule():
     """Create a schedule → 201 with it, including next_run_at."""
     schedule = service.create_schedule(g.org.id, g.user, json_body())
@@ -86,6 +94,7 @@ def create_schedule():
 
 @bp.get("/schedules/<int:schedule_id>")
 @role_required("viewer")
+@documented(response="Schedule")
 def get_schedule(schedule_id: int):
     """One schedule: the §2 fields plus status, next_run_at, last_run_at, run_count."""
     return _one(get_scoped_or_404(Schedule, schedule_id))
@@ -93,6 +102,11 @@ def get_schedule(schedule_id: int):
 
 @bp.patch("/schedules/<int:schedule_id>")
 @role_required("admin")
+@documented(
+    response="Schedule",
+    body="ScheduleUpdate",
+    errors={409: "A schedule of this organization already has this name"},
+)
 def update_schedule(schedule_id: int):
     """Edit any §2 field; only timing edits move next_run_at."""
     schedule = get_scoped_or_404(Schedule, schedule_id)
@@ -101,6 +115,7 @@ def update_schedule(schedule_id: int):
 
 @bp.delete("/schedules/<int:schedule_id>")
 @role_required("admin")
+@documented(status=204, body="DeleteConfirmation")
 def delete_schedule(schedule_id: int):
     """Delete with {"confirm_name": "<exact name>"} → 204; its chat sessions stay."""
     schedule = get_scoped_or_404(Schedule, schedule_id)
@@ -110,6 +125,7 @@ def delete_schedule(schedule_id: int):
 
 @bp.post("/schedules/<int:schedule_id>/enable")
 @role_required("admin")
+@documented(response="Schedule")
 def enable_schedule(schedule_id: int):
     """Enable: the next slot is computed from now."""
     return _one(service.set_enabled(get_scoped_or_404(Schedule, schedule_id), g.user, True))
@@ -117,6 +133,7 @@ def enable_schedule(schedule_id: int):
 
 @bp.post("/schedules/<int:schedule_id>/disable")
 @role_required("admin")
+@documented(response="Schedule")
 def disable_schedule(schedule_id: int):
     """Disable: no pending fire; history and settings stay."""
     return _one(service.set_enabled(get_scoped_or_404(Schedule, schedule_id), g.user, False))
@@ -124,6 +141,7 @@ def disable_schedule(schedule_id: int):
 
 @bp.post("/schedules/preview")
 @role_required("viewer")
+@documented(response="Preview", body="PreviewRequest")
 def preview():
     """Description and next fire times for any timing config, saved or not (changes nothing)."""
     body = json_body()

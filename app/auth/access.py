@@ -12,13 +12,16 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, current_app, g, request, session
 from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
 
+from app.auth import throttle
 from app.extensions import db, login_manager
 from app.models import ApiToken, Membership, User, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_ID = 2**63 - 1  # the largest id a BIGINT (PostgreSQL) or INTEGER (SQLite) key holds
 M = TypeVar("M")
 
 
@@ -41,6 +44,13 @@ def _bearer_user() -> User | None:
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
+    wait = throttle.api_retry_after(row.id)
+    if wait:
+        raise TooManyRequests(
+            f"Too many requests for this token: at most {current_app.config['API_RATE_LIMIT']} "
+            f"a minute. Retry in {wait} s.",
+            retry_after=wait,
+        )
     now = utcnow()
     # Writing on every request would serialise API traffic on one row; a minute is precise enough.
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
@@ -125,6 +135,8 @@ def role_required(role: str = "viewer") -> Callable[[F], F]:
 
 def get_scoped_or_404(model: type[M], object_id: int) -> M:
     """Load an object of the current organization, or 404 (also for other organizations')."""
+    if not 0 < object_id <= MAX_ID:
+        abort(404)  # no such row can exist, and the database would refuse the number
     obj = db.session.get(model, object_id)
     if obj is None or obj.organization_id != g.org.id:  # type: ignore[attr-defined]
         abort(404)

@@ -1,4 +1,5 @@
-"""Login rate limit (SPEC §10): 5 failures for an account or an address within 5 minutes → 429.
+"""Rate limits. Login (SPEC §10): 5 failures for an account or an address within 5 minutes
+→ 429. API: API_RATE_LIMIT requests per token per minute → 429 with Retry-After.
 
 Counters are short-lived Redis keys, so every web process on every machine shares them.
 """
@@ -58,3 +59,21 @@ def record_failure(email: str, address: str) -> None:
 def clear_account(email: str) -> None:
     with contextlib.suppress(RedisError):
         redis_client().delete(_keys(email, "")[0])
+
+
+def api_retry_after(token_id: int) -> int:
+    """Count this API request against its token's minute; seconds to wait if it is over."""
+    limit = current_app.config["API_RATE_LIMIT"]
+    if not limit:
+        return 0
+    key = rkey("api-rate", str(token_id))
+    try:
+        pipe = redis_client().pipeline()
+        pipe.set(key, 0, ex=60, nx=True)  # a fixed one-minute window from the first request
+        pipe.incr(key)
+        pipe.ttl(key)
+        _, count, ttl = pipe.execute()
+    except RedisError:
+        log.warning("API rate limit unavailable: Redis did not answer")
+        return 0  # fail open, as the login throttle does
+    return max(int(ttl), 1) if int(count) > limit else 0
