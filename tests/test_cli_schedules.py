@@ -501,3 +501,13 @@ def test_import_leaves_other_organizations_alone(cli, app, make, outsider, tmp_p
             db.select(Schedule).join(Organization).where(Organization.name == "Acme")
         ).scalar_one()
         assert acme.timeout_seconds == 7 and acme.managed_source is None
+
+
+def test_schedules_imported_as_an_admin_run_on_their_behalf(cli, app, admin, tmp_path):
+    path = tmp_path / "schedules.yaml"
+    path.write_text(DOCUMENT, encoding="utf-8")
+    ok(cli("import", str(path), "--as", admin.email))
+    with app.app_context():
+        creators = db.session.execute(db.select(Schedule.created_by_id)).scalars().all()
+        assert creators == [admin.id, admin.id]
+    assert [a[0] for a in audit(app)] == [admin.email, admin.email]
