@@ -16,6 +16,7 @@ from app.runs import engine
 from app.schedules import io, service
 from app.scheduling import bridge
 from tests.engine_helpers import execute
+from tests.services import free_port
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 
@@ -511,3 +512,18 @@ def test_schedules_imported_as_an_admin_run_on_their_behalf(cli, app, admin, tmp
         creators = db.session.execute(db.select(Schedule.created_by_id)).scalars().all()
         assert creators == [admin.id, admin.id]
     assert [a[0] for a in audit(app)] == [admin.email, admin.email]
+
+
+def test_run_without_redis_records_the_run_for_the_scheduler_to_queue(
+    app, make, make_app, database_url
+):
+    make()
+    dead = make_app(database_url, f"redis://127.0.0.1:{free_port()}/0")
+    with time_machine.travel(NOW, tick=False):
+        result = dead.test_cli_runner().invoke(args=["schedules", "run", "Sales summary"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        run = db.session.execute(db.select(Run)).scalar_one()
+    assert result.stdout == f"Run {run.id} of 'Sales summary': PENDING\n"
+    assert result.stderr.startswith("Warning: Redis did not answer (")
+    assert result.stderr.endswith("the run is queued later.\n")
