@@ -12,6 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from app.extensions import db
 from app.models import ROLES, ApiToken, Membership, Organization, User
+from app.schedules.cli import schedules
 
 users = AppGroup("users", help="Manage users.")
 tokens = AppGroup("tokens", help="Manage API tokens.")
@@ -130,3 +131,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(bootstrap)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(schedules)

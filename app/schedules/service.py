@@ -165,7 +165,9 @@ def validate(
             _templates.parse(prompt)
             clean["prompt"] = prompt
         except TemplateSyntaxError as exc:
-            fail("prompt", f"Template error on line {exc.lineno}: {exc.message}.")
+            fail(
+                "prompt", f"Template error on line {exc.lineno}: {(exc.message or '').rstrip('.')}."
+            )
 
     agent = values["agent"] or DEFAULT_AGENT
     if not isinstance(agent, str) or not agent.strip():
@@ -280,31 +282,57 @@ def _commit_or_conflict() -> None:
         ) from None
 
 
-def create_schedule(organization_id: int, user: User | None, data: dict[str, Any]) -> Schedule:
+def stage_create(
+    organization_id: int, user: User | None, data: dict[str, Any],
+    managed_source: str | None = None,
+) -> Schedule:  # fmt: skip
+    """Validate and add a new schedule with its audit event, without committing (so
+    `schedules import` can stage many changes in one transaction). Announce it after the
+    commit with `announce_saved(schedule, True)`."""
     clean, timing = validate(organization_id, data)
     schedule = Schedule(organization_id=organization_id, created_by_id=user.id if user else None)
     _apply(schedule, clean)
+    schedule.managed_source = managed_source
     schedule.next_run_at = timing.initial_slot(utcnow()) if schedule.enabled else None
     db.session.add(schedule)
     db.session.flush()
+    changes = diff({}, clean)
+    if managed_source is not None:
+        changes["managed_source"] = [None, managed_source]
     AuditEvent.record(
         organization_id=organization_id, user=user, action="schedule.create", obj=schedule,
-        changes=diff({}, clean),
+        changes=changes,
     )  # fmt: skip
-    _commit_or_conflict()
-    schedule_saved.send(current_app._get_current_object(), schedule=schedule, timing_changed=True)
     return schedule
 
 
-def update_schedule(
-    schedule: Schedule, user: User | None, data: dict[str, Any], action: str = "schedule.update"
-) -> Schedule:
-    """Edit some fields. Only a timing edit (or enabling) moves `next_run_at`."""
+def create_schedule(
+    organization_id: int, user: User | None, data: dict[str, Any],
+    managed_source: str | None = None,
+) -> Schedule:  # fmt: skip
+    schedule = stage_create(organization_id, user, data, managed_source)
+    _commit_or_conflict()
+    announce_saved(schedule, True)
+    return schedule
+
+
+def stage_update(
+    schedule: Schedule, user: User | None, data: dict[str, Any], action: str = "schedule.update",
+    managed_source: str | None = None,
+) -> bool | None:  # fmt: skip
+    """Validate and apply an edit with its audit event, without committing.
+
+    Returns None when nothing changed, else whether the pending fire must follow (a timing
+    edit or a toggle). `managed_source`, when given, becomes the schedule's marker.
+    """
     before = snapshot(schedule)
     clean, timing = validate(schedule.organization_id, data, before, schedule.id)
     changes = diff(before, clean)
+    if managed_source is not None and managed_source != schedule.managed_source:
+        changes["managed_source"] = [schedule.managed_source, managed_source]
+        schedule.managed_source = managed_source
     if not changes:
-        return schedule
+        return None
     _apply(schedule, clean)
     timing_changed = any(field in changes for field in TIMING_FIELDS)
     now = utcnow()
@@ -318,18 +346,36 @@ def update_schedule(
         organization_id=schedule.organization_id, user=user, action=action, obj=schedule,
         changes=changes,
     )  # fmt: skip
+    return timing_changed or "enabled" in changes
+
+
+def update_schedule(
+    schedule: Schedule, user: User | None, data: dict[str, Any], action: str = "schedule.update"
+) -> Schedule:
+    """Edit some fields. Only a timing edit (or enabling) moves `next_run_at`."""
+    rearm = stage_update(schedule, user, data, action)
+    if rearm is None:
+        return schedule
     _commit_or_conflict()
-    schedule_saved.send(
-        current_app._get_current_object(),
-        schedule=schedule,
-        timing_changed=timing_changed or "enabled" in changes,
-    )
+    announce_saved(schedule, rearm)
     return schedule
 
 
 def set_enabled(schedule: Schedule, user: User | None, enabled: bool) -> Schedule:
     action = "schedule.enable" if enabled else "schedule.disable"
     return update_schedule(schedule, user, {"enabled": enabled}, action=action)
+
+
+def stage_delete(schedule: Schedule, user: User | None) -> tuple[int, int]:
+    """Delete a schedule with its audit event, without committing; returns what
+    `announce_deleted` needs after the commit."""
+    schedule_id, organization_id = schedule.id, schedule.organization_id
+    AuditEvent.record(
+        organization_id=organization_id, user=user, action="schedule.delete", obj=schedule,
+        changes=diff(snapshot(schedule), {f: None for f in FIELDS}),
+    )  # fmt: skip
+    db.session.delete(schedule)
+    return schedule_id, organization_id
 
 
 def delete_schedule(schedule: Schedule, user: User | None, confirm_name: Any) -> None:
@@ -340,13 +386,24 @@ def delete_schedule(schedule: Schedule, user: User | None, confirm_name: Any) ->
             "Type the schedule's exact name to delete it.",
             400,
         )
-    schedule_id, organization_id = schedule.id, schedule.organization_id
-    AuditEvent.record(
-        organization_id=organization_id, user=user, action="schedule.delete", obj=schedule,
-        changes=diff(snapshot(schedule), {f: None for f in FIELDS}),
-    )  # fmt: skip
-    db.session.delete(schedule)
+    deleted = stage_delete(schedule, user)
     db.session.commit()
+    announce_deleted(*deleted)
+
+
+def commit_staged() -> None:
+    """Commit what the stage_* functions added; a name taken meanwhile is a 409."""
+    _commit_or_conflict()
+
+
+def announce_saved(schedule: Schedule, timing_changed: bool) -> None:
+    """After the commit: let the engine follow (arm or cancel the pending fire)."""
+    schedule_saved.send(
+        current_app._get_current_object(), schedule=schedule, timing_changed=timing_changed
+    )
+
+
+def announce_deleted(schedule_id: int, organization_id: int) -> None:
     schedule_deleted.send(
         current_app._get_current_object(),
         schedule_id=schedule_id,
