@@ -132,6 +132,9 @@ def _schemas() -> dict[str, dict[str, Any]]:
         "completed_at": _nullable(_TIME),
         "timing_description": {"type": "string"},
         "managed": {"type": "boolean", "description": "Managed from a file (schedules import)"},
+        "managed_source": _nullable(
+            {"type": "string", "description": "The file it is managed from, if any"}
+        ),
         "created_at": _TIME,
         "updated_at": _TIME,
     }

@@ -34,6 +34,7 @@ def schedule_json(schedule: Schedule, running: bool) -> dict[str, Any]:
         completed_at=iso_z(schedule.completed_at),
         timing_description=_describe(schedule),
         managed=schedule.managed_source is not None,
+        managed_source=schedule.managed_source,
         created_at=iso_z(schedule.created_at),
         updated_at=iso_z(schedule.updated_at),
     )

@@ -156,7 +156,7 @@ def _text(value: Any) -> str:
 
 
 def _schedule_data(schedule: Schedule, running: bool) -> dict[str, Any]:
-    return {**schedule_json(schedule, running), "managed_source": schedule.managed_source}
+    return schedule_json(schedule, running)  # managed_source included
 
 
 # ---- reading
