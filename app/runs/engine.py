@@ -380,8 +380,8 @@ def finish_run(
             bridge.schedule_retry(retry.id, retry.scheduled_for)
         else:
             bridge.enqueue_runs([(retry.id, schedule.timeout_seconds)])
-    elif schedule is not None:
-        release_waiting([schedule.id])
+    elif schedule is not None and schedule.overlap_policy == "queue_one":
+        release_waiting([schedule.id])  # only queue_one has waiters (the sweep is a backstop)
     return True
 
 
