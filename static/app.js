@@ -1,16 +1,36 @@
-// Times arrive as <time datetime="…Z" title="… UTC"> in UTC; show them in the viewer's zone.
+// Times arrive as <time datetime="…Z" title="… UTC"> in UTC; show them in the viewer's zone
+// (UTC stays on hover). In tables they are compact: the year and seconds only when they add
+// something; elsewhere they carry the zone's name.
 (function () {
-  const fmt = new Intl.DateTimeFormat(undefined, {
+  const full = new Intl.DateTimeFormat(undefined, {
     year: "numeric", month: "short", day: "numeric",
     hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
   });
+  const compact = {};
+  function short(d) {
+    const key = (d.getFullYear() !== new Date().getFullYear() ? "y" : "") +
+      (d.getSeconds() || d.getMilliseconds() ? "s" : "");
+    if (!compact[key]) {
+      const opts = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+      if (key.includes("y")) opts.year = "numeric";
+      if (key.includes("s")) opts.second = "2-digit";
+      compact[key] = new Intl.DateTimeFormat(undefined, opts);
+    }
+    return compact[key].format(d);
+  }
   function localize(root) {
     root.querySelectorAll("time[datetime]:not([data-local])").forEach(function (el) {
       const d = new Date(el.getAttribute("datetime"));
-      if (!isNaN(d)) { el.textContent = fmt.format(d); el.dataset.local = "1"; }
+      if (isNaN(d)) return;
+      el.textContent = el.closest("td:not(.zone-full)") ? short(d) : full.format(d);
+      el.dataset.local = "1";
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { localize(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    localize(document);
+    const zone = document.getElementById("viewer-zone");
+    if (zone) zone.textContent = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  });
   document.addEventListener("htmx:load", function (e) { localize(e.target); });
 })();
 
