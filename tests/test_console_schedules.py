@@ -21,7 +21,9 @@ def add_run(app, schedule_id: int, status: str = "SUCCESS", **fields) -> int:
     """A run row as the engine leaves it (the engine itself is tested elsewhere)."""
     with app.app_context():
         schedule = db.session.get(Schedule, schedule_id)
-        start = fields.pop("started_at", T0)
+        # A run still in progress started just now (it is finished later with now()).
+        start = fields.pop("started_at", T0 if status not in ("PENDING", "RUNNING") else None)
+        start = start or datetime.now(UTC)
         run = Run(
             schedule_id=schedule_id, organization_id=schedule.organization_id,
             trigger=fields.pop("trigger", "scheduled"), scheduled_for=start, status=status,
