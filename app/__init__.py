@@ -37,11 +37,14 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
 
     from app import models  # noqa: F401  (register the tables with the metadata)
     from app.api import bp as api_bp
+    from app.audit import bp as audit_bp
     from app.auth import bp as auth_bp
     from app.auth.access import init_access
     from app.errors import init_errors
     from app.health import bp as health_bp
+    from app.runs.routes import bp as runs_bp
     from app.schedules import bp as schedules_bp
+    from app.sessions import bp as sessions_bp
     from app.web import init_web
 
     init_access(app)
@@ -49,6 +52,9 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
     init_web(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(schedules_bp)
+    app.register_blueprint(runs_bp)
+    app.register_blueprint(sessions_bp)
+    app.register_blueprint(audit_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
