@@ -112,3 +112,12 @@ document.addEventListener("htmx:confirm", function (e) {
     say("The server cannot be reached. Check your connection and try again.");
   });
 })();
+
+// Selects that apply themselves (the organization switcher, the audit log's filters): a
+// listener here rather than inline handlers, which the Content-Security-Policy forbids.
+document.addEventListener("change", (event) => {
+  const field = event.target;
+  if (field.matches && field.matches("[data-autosubmit]") && field.form) {
+    field.form.requestSubmit();
+  }
+});

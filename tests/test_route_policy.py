@@ -68,3 +68,5 @@ def test_pages_send_security_headers(app, admin, signed_in, path):
     response = signed_in(admin).get(path)
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy

@@ -50,8 +50,20 @@ def page(browser, request):
         viewport={"width": 1280, "height": 800}, timezone_id="Europe/Berlin"
     )
     page = context.new_page()
+    # The pages run under a strict Content-Security-Policy: anything it blocks (an inline
+    # handler, an inline script, eval) is a broken control, so it fails the test.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert not blocked, f"blocked by the Content-Security-Policy: {blocked}"
 
 
 def screenshot(page, name: str) -> Path:
