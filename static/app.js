@@ -21,3 +21,11 @@ document.addEventListener("change", function (e) {
     if (form) form.dataset.type = e.target.value;
   }
 });
+
+// The agent form shows only the fields of the chosen kind (CSS keys off data-kind).
+document.addEventListener("change", function (e) {
+  if (e.target.name === "kind") {
+    const form = e.target.closest("form.agent-form");
+    if (form) form.dataset.kind = e.target.value;
+  }
+});
