@@ -148,7 +148,7 @@ def check(source: str) -> str | None:
     try:
         parsed = environment.parse(source)
     except TemplateSyntaxError as exc:
-        return f"Template error on line {exc.lineno}: {exc.message}."
+        return f"Template error on line {exc.lineno}: {(exc.message or '').rstrip('.')}."
     unknown = sorted(meta.find_undeclared_variables(parsed) - set(VARIABLES))
     if unknown:
         names = ", ".join(unknown)

@@ -23,6 +23,7 @@ KIND_FIELDS = {
     "python": ("target",),
     "demo": (),
 }
+SECRET_NAME_FIELDS = ("api_key_env", "secret_env")
 CONFIG_FIELDS = tuple(f for fields in KIND_FIELDS.values() for f in fields)
 
 
@@ -53,6 +54,9 @@ class AgentForm(FlaskForm):
             field = getattr(self, name if name in (*CONFIG_FIELDS, "name") else "kind", None)
             if field is not None:
                 field.errors = [*field.errors, *messages]
+                if name in SECRET_NAME_FIELDS:
+                    # What was typed may be the secret itself: never send it back in the page.
+                    field.data = ""
 
     def fill_from(self, agent: Agent) -> None:
         self.name.data = agent.name
