@@ -36,6 +36,7 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
     )
 
     from app import models  # noqa: F401  (register the tables with the metadata)
+    from app.agents_admin import bp as agents_admin_bp
     from app.api import bp as api_bp
     from app.audit import bp as audit_bp
     from app.auth import bp as auth_bp
@@ -55,6 +56,7 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
     app.register_blueprint(runs_bp)
     app.register_blueprint(sessions_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(agents_admin_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 

@@ -40,6 +40,13 @@ def _bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
+def _list(name: str, default: str = "") -> tuple[str, ...]:
+    """A comma-separated list; blanks dropped."""
+    raw = os.environ.get(name)
+    raw = default if raw is None else raw
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 def database_url(raw: str | None) -> str:
     """Normalise DATABASE_URL: default SQLite under instance/, and Heroku-style postgres://."""
     if not raw:
@@ -69,8 +76,32 @@ class Config:
         # Every key Taskplan writes starts with this, so one Redis can serve several installs.
         self.REDIS_PREFIX = env("TASKPLAN_REDIS_PREFIX") or "taskplan"
 
+        # The built-in `orchestrator` agent (SPEC §5.1): an OpenAI-compatible endpoint when
+        # AGENT_BASE_URL or AGENT_API_KEY is set, else the offline demo agent. The key itself is
+        # never copied into the config: the agent reads AGENT_API_KEY from the environment
+        # at call time, as it reads every other agent secret.
         self.AGENT_BASE_URL = env("AGENT_BASE_URL") or None
         self.AGENT_MODEL = env("AGENT_MODEL") or None
+        self.AGENT_CONFIGURED = bool(self.AGENT_BASE_URL or env("AGENT_API_KEY"))
+        if self.AGENT_BASE_URL and not self.AGENT_BASE_URL.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"AGENT_BASE_URL must start with http:// or https://, not {self.AGENT_BASE_URL!r}"
+            )
+        if self.AGENT_CONFIGURED and not self.AGENT_MODEL:
+            raise ConfigError(
+                "AGENT_MODEL is not set. With AGENT_BASE_URL or AGENT_API_KEY set, the "
+                "orchestrator agent needs a model name, e.g. AGENT_MODEL=gpt-4o-mini."
+            )
+        # Earlier messages of a continuous session sent with each prompt (newest kept).
+        self.AGENT_HISTORY_MESSAGES = _int("TASKPLAN_AGENT_HISTORY", 50, minimum=0)
+        # `python` agents may only load modules under these prefixes; empty: none at all.
+        self.PYTHON_AGENT_PREFIXES = _list("TASKPLAN_PYTHON_AGENT_PREFIXES")
+        # Agents name the environment variables holding their API keys and webhook secrets;
+        # only names under these prefixes may be used, so an agent cannot send, say,
+        # SECRET_KEY or DATABASE_URL to an endpoint of its choosing.
+        self.AGENT_SECRET_PREFIXES = _list(
+            "TASKPLAN_AGENT_SECRET_PREFIXES", "AGENT_,OPENAI_,WEBHOOK_"
+        )
 
         self.QUEUE_NAME = env("TASKPLAN_QUEUE") or "taskplan"
         self.WORKER_HEARTBEAT_SECONDS = _int("TASKPLAN_WORKER_HEARTBEAT", 10, minimum=1)

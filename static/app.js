@@ -121,3 +121,11 @@ document.addEventListener("change", (event) => {
     field.form.requestSubmit();
   }
 });
+
+// The agent form shows only the fields of the chosen kind (CSS keys off data-kind).
+document.addEventListener("change", function (e) {
+  if (e.target.name === "kind") {
+    const form = e.target.closest("form.agent-form");
+    if (form) form.dataset.kind = e.target.value;
+  }
+});

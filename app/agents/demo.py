@@ -13,7 +13,7 @@ import re
 import time
 from typing import Any
 
-from app.agents import AgentError, Reply
+from app.agents import AgentError, Checker, Reply
 
 _SLEEP = re.compile(r"\[demo:sleep=(\d+(?:\.\d+)?)\]")
 
@@ -38,3 +38,13 @@ def call(
         text=text,
         usage={"prompt_tokens": words, "completion_tokens": len(text.split()), "cost": 0.0},
     )
+
+
+def validate(config: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The demo agent has no settings."""
+    check = Checker(config, ())
+    return check.clean, check.errors
+
+
+def summary(config: dict[str, Any]) -> str:
+    return "Offline demo agent: answers without a network"

@@ -7,4 +7,4 @@ from app.extensions import csrf
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
 
-from app.api import openapi, routes, runs, schedules  # noqa: E402,F401
+from app.api import agents, openapi, routes, runs, schedules, sessions  # noqa: E402,F401

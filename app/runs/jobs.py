@@ -7,19 +7,22 @@ an app.
 from __future__ import annotations
 
 import logging
+import time
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import update
 
-from app import agents
+from app import agents, prompts
 from app.extensions import db
 from app.models import ChatSession, Message, Run, Schedule, utcnow
 from app.runs import engine
+from app.web import iso_z
 
 log = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 50  # earlier messages a continuous session passes to the agent (newest kept)
+FINAL_STATUSES = ("SUCCESS", "FAILED", "SKIPPED", "MISSED")
 
 # Set by the worker process at start: the name its heartbeat is published under, which a
 # RUNNING run records so the scheduler can tell when that worker is gone.
@@ -59,15 +62,52 @@ def _session_for(run: Run, schedule: Schedule) -> ChatSession:
 
 
 def _history(session: ChatSession) -> list[dict]:
-    if session.id is None:
+    """The continuous session's earlier messages, oldest first, capped with the newest kept."""
+    limit = current_app.config.get("AGENT_HISTORY_MESSAGES", 50)
+    if session.id is None or limit <= 0:
         return []
     rows = db.session.execute(
-        db.select(Message.role, Message.content)
+        db.select(Message.role, Message.content, Message.created_at)
         .where(Message.session_id == session.id)
         .order_by(Message.id.desc())
-        .limit(HISTORY_LIMIT)
+        .limit(limit)
     ).all()
-    return [{"role": role, "content": content} for role, content in reversed(rows)]
+    return [
+        {"role": role, "content": content, "created_at": iso_z(created_at)}
+        for role, content, created_at in reversed(rows)
+    ]
+
+
+def slot_of(run: Run):
+    """The slot a run belongs to: a retry keeps its slot; a manual run has its own moment."""
+    return run.slot_at or run.scheduled_for
+
+
+def idempotency_key(run: Run) -> str:
+    """The same for every delivery of one attempt of one slot, different for the next attempt
+    (SPEC §5.1): an endpoint that honours it never acts twice on a re-delivered job."""
+    return f"taskplan:{run.schedule_id}:{iso_z(slot_of(run))}:{run.attempt}"
+
+
+def _render(run: Run, schedule: Schedule, run_number: int) -> str:
+    last = db.session.execute(
+        db.select(Run.status, Run.scheduled_for)
+        .where(Run.schedule_id == schedule.id, Run.id != run.id, Run.status.in_(FINAL_STATUSES))
+        .order_by(Run.id.desc())
+        .limit(1)
+    ).first()
+    values = prompts.variables(
+        scheduled_for=slot_of(run),
+        now=utcnow(),
+        timezone=schedule.timezone,
+        schedule_name=schedule.name,
+        schedule_id=schedule.id,
+        description=schedule.description,
+        run_number=run_number,
+        last_run_status=last.status if last else None,
+        last_run_scheduled_for=last.scheduled_for if last else None,
+    )
+    return prompts.render(schedule.prompt, values)
 
 
 def execute_run(run_id: int) -> None:
@@ -87,29 +127,46 @@ def execute_run(run_id: int) -> None:
         return
     run = db.session.get(Run, run_id)
     schedule = db.session.get(Schedule, run.schedule_id)
-    db.session.execute(
+    # The schedule's timeout bounds the agent call too; RQ's own timeout (the same number,
+    # counted from the job's start) stays the hard stop.
+    deadline = time.monotonic() + schedule.timeout_seconds
+    run_number = db.session.execute(
         update(Schedule)
         .where(Schedule.id == schedule.id)
         .values(run_count=Schedule.run_count + 1, last_run_at=now, updated_at=Schedule.updated_at)
+        .returning(Schedule.run_count)
         .execution_options(synchronize_session=False)
-    )
+    ).scalar_one()
+    try:
+        prompt = _render(run, schedule, run_number)
+    except prompts.PromptError as exc:
+        db.session.commit()
+        engine.finish_run(run_id, "FAILED", "template_error", str(exc))
+        return
     session = _session_for(run, schedule)
     history = _history(session)
     label = "[Run now]" if run.trigger == "manual" else "[Scheduled]"
-    db.session.add(
-        Message(session=session, run_id=run.id, role="user", content=f"{label} {schedule.prompt}")
-    )
+    message = f"{label} {prompt}"
+    db.session.add(Message(session=session, run_id=run.id, role="user", content=message))
     db.session.flush()
     run.session_id = session.id
     context = {
         "organization_id": schedule.organization_id,
-        "schedule_id": schedule.id,
-        "run_id": run.id,
-        "scheduled_for": run.scheduled_for.isoformat(),
-        "attempt": run.attempt,
-        "idempotency_key": f"{schedule.id}:{run.scheduled_for.isoformat()}:{run.attempt}",
+        "idempotency_key": idempotency_key(run),
+        "message": message,
+        "timeout_seconds": schedule.timeout_seconds,
+        "deadline": deadline,
+        "schedule": {"id": schedule.id, "name": schedule.name, "timezone": schedule.timezone},
+        "run": {
+            "id": run.id,
+            "trigger": run.trigger,
+            "scheduled_for": iso_z(slot_of(run)),
+            "attempt": run.attempt,
+            "run_number": run_number,
+        },
+        "session": {"id": session.id, "name": session.name},
     }
-    agent_name, prompt, timeout = schedule.agent_name, schedule.prompt, schedule.timeout_seconds
+    agent_name, timeout = schedule.agent_name, schedule.timeout_seconds
     session_id = session.id
     db.session.commit()  # RUNNING and the user message are visible while the agent works
 
@@ -122,6 +179,7 @@ def execute_run(run_id: int) -> None:
         raise  # RQ records the job as failed too
     except agents.AgentError as exc:
         db.session.rollback()
+        log.info("run %s: agent %r failed: %s", run_id, agent_name, exc)
         engine.finish_run(run_id, "FAILED", exc.reason, str(exc))
         return
     except Exception as exc:

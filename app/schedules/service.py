@@ -12,10 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.exc import IntegrityError
 
+from app import agents, prompts
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import (
@@ -33,7 +32,7 @@ from app.scheduling.timing import Timing, TimingError, build_timing
 from app.signals import schedule_deleted, schedule_saved
 from app.web import iso_z
 
-DEFAULT_AGENT = "orchestrator"
+DEFAULT_AGENT = agents.DEFAULT_AGENT
 TIMING_FIELDS = ("schedule_type", "schedule_config", "timezone", "start_at", "end_at")
 # The §2 fields, with the defaults a new schedule gets.
 DEFAULTS: dict[str, Any] = {
@@ -64,8 +63,6 @@ RANGES = {
 }
 MAX_PROMPT = 20_000
 MAX_DESCRIPTION = 10_000
-
-_templates = SandboxedEnvironment()
 
 
 def snapshot(schedule: Schedule) -> dict[str, Any]:
@@ -161,13 +158,11 @@ def validate(
     elif len(prompt) > MAX_PROMPT:
         fail("prompt", f"Prompt must be at most {MAX_PROMPT:,} characters.")
     else:
-        try:
-            _templates.parse(prompt)
+        problem = prompts.check(prompt)
+        if problem:
+            fail("prompt", problem)
+        else:
             clean["prompt"] = prompt
-        except TemplateSyntaxError as exc:
-            fail(
-                "prompt", f"Template error on line {exc.lineno}: {(exc.message or '').rstrip('.')}."
-            )
 
     agent = values["agent"] or DEFAULT_AGENT
     if not isinstance(agent, str) or not agent.strip():
