@@ -220,7 +220,57 @@ def _schemas() -> dict[str, dict[str, Any]]:
             },
             required=["status", "database", "redis", "workers", "scheduler", "queue"],
         ),
-        "AgentKind": {"type": "string", "enum": list(AGENT_KINDS)},
+        **_agent_schemas(),
+        "Session": _object(
+            {
+                "id": _ID,
+                "name": {"type": "string"},
+                "schedule_id": _nullable(_ID),
+                "created_at": _TIME,
+                "updated_at": _TIME,
+                "messages": {"type": "array", "items": _ref("Message")},
+            },
+            required=["id", "name", "schedule_id", "messages"],
+        ),
+        "Message": _object(
+            {
+                "id": _ID,
+                "role": {"type": "string", "enum": ["system", "user", "assistant", "tool"]},
+                "content": {"type": "string"},
+                "created_at": _TIME,
+                "run_id": _nullable(_ID),
+                "tool_calls": {"type": "array", "items": {"type": "object"}},
+            },
+            required=["role", "content", "created_at", "run_id"],
+        ),
+    }
+
+
+def _agent_schemas() -> dict[str, dict[str, Any]]:
+    from app.agents_admin import service as agents_service
+
+    fields = {
+        "name": {"type": "string", "minLength": 1, "maxLength": agents_service.MAX_NAME},
+        "kind": {"type": "string", "enum": list(AGENT_KINDS)},
+        "config": {
+            "type": "object",
+            "description": "Per kind (docs/agents.md); secrets only as environment-variable "
+            "names. On PATCH the config is merged and a key set to null is removed.",
+        },
+    }
+    assert set(fields) == set(agents_service.FIELDS), "OpenAPI: agent fields changed"
+    out = {
+        **fields,
+        "id": _ID,
+        "summary": {"type": "string"},
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "schedule_count": {"type": "integer", "minimum": 0},
+    }
+    return {
+        "Agent": _object(out, required=["id", "name", "kind", "config"]),
+        "AgentCreate": _object(fields, required=["name", "kind"], closed=True),
+        "AgentUpdate": _object(fields, closed=True),
     }
 
 

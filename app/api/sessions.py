@@ -7,6 +7,7 @@ from typing import Any
 from flask import jsonify
 
 from app.api import bp
+from app.api.openapi import documented
 from app.auth.access import get_scoped_or_404, role_required
 from app.models import ChatSession, Message
 from app.web import iso_z
@@ -25,6 +26,7 @@ def message_json(message: Message) -> dict[str, Any]:
 
 @bp.get("/sessions/<int:session_id>")
 @role_required("viewer")
+@documented(response="Session")
 def get_session(session_id: int):
     """A session and its messages, oldest first."""
     session = get_scoped_or_404(ChatSession, session_id)
