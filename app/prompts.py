@@ -18,6 +18,7 @@ to it: a retry or a catch-up run an hour later still reports on the day it was d
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -159,10 +160,21 @@ def check(source: str) -> str | None:
     return None
 
 
+def is_template(source: str) -> bool:
+    """Whether the prompt has any Jinja syntax; plain text is sent as it is."""
+    return any(mark in source for mark in ("{{", "{%", "{#"))
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str):
+    # Compiling is most of a render's cost, and a schedule sends the same prompt every time.
+    return environment.from_string(source)
+
+
 def render(source: str, values: dict[str, Any]) -> str:
     """The prompt a run sends; raises PromptError with a one-line message."""
     try:
-        text = environment.from_string(source).render(values)
+        text = _compiled(source).render(values)
     except TemplateSyntaxError as exc:
         raise PromptError(f"Prompt template error on line {exc.lineno}: {exc.message}") from exc
     except TemplateError as exc:

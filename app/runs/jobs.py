@@ -90,6 +90,8 @@ def idempotency_key(run: Run) -> str:
 
 
 def _render(run: Run, schedule: Schedule, run_number: int) -> str:
+    if not prompts.is_template(schedule.prompt):
+        return schedule.prompt  # no variables to fill: no query, no Jinja
     last = db.session.execute(
         db.select(Run.status, Run.scheduled_for)
         .where(Run.schedule_id == schedule.id, Run.id != run.id, Run.status.in_(FINAL_STATUSES))

@@ -15,7 +15,9 @@ from flask import Flask, current_app
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
+from app.agents import kind_module
 from app.extensions import redis_client
+from app.models import AGENT_KINDS
 from app.redisjobs import Heartbeat, JSONJob, process_name, run_queue
 from app.runs import jobs
 
@@ -36,6 +38,9 @@ class TaskplanWorker(SimpleWorker):
 
 def run_worker(burst: bool = False) -> None:
     app = current_app._get_current_object()
+    # Import every agent kind now (the openai SDK alone takes seconds), not in the first run.
+    for kind in AGENT_KINDS:
+        kind_module(kind)
     name = process_name()
     jobs.WORKER_NAME = name
     worker = TaskplanWorker([run_queue()], connection=redis_client(), name=name, flask_app=app)
