@@ -114,3 +114,13 @@ def test_api_fuzz_answers_without_5xx_and_as_documented(case, app, fuzz_headers)
             response_schema_conformance,
         ],
     )
+
+
+def test_ids_past_what_the_database_holds_are_404_not_500(app, admin, token_for):
+    """Found by the fuzz run on PostgreSQL, whose INTEGER keys stop at 2**31 - 1."""
+    client, headers = app.test_client(), token_for(admin)
+    for path in ("/api/v1/schedules/2147483648", "/api/v1/runs/99999999999999999999",
+                 "/api/v1/agents/2147483648", "/api/v1/sessions/2147483648"):  # fmt: skip
+        assert client.get(path, headers=headers).status_code == 404, path
+    response = client.get("/api/v1/schedules?before=2147483648", headers=headers)
+    assert response.status_code == 422

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, current_app, jsonify
 
 from app.api import bp
+from app.auth.access import MAX_ID
 from app.models import AGENT_KINDS, OVERLAP_POLICIES, RUN_STATUSES, RUN_TRIGGERS
 from app.schedules import service
 from app.scheduling.timing import SCHEDULE_TYPES
@@ -75,7 +76,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _TIME = {"type": "string", "format": "date-time", "example": "2026-11-23T09:00:00Z"}
-_ID = {"type": "integer", "minimum": 1}
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
 def _schedule_fields() -> dict[str, dict[str, Any]]:

@@ -21,7 +21,8 @@ from app.extensions import db, login_manager
 from app.models import ApiToken, Membership, User, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_ID = 2**63 - 1  # the largest id a BIGINT (PostgreSQL) or INTEGER (SQLite) key holds
+# The largest id a key column holds: the ids are INTEGER, 32 bits on PostgreSQL.
+MAX_ID = 2**31 - 1
 M = TypeVar("M")
 
 
