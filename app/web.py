@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import Flask, g
 from markupsafe import Markup, escape
 
-from app.auth.access import can_edit
+from app.auth.access import MAX_ID, can_edit
 
 
 def iso_z(value: datetime | None) -> str | None:
@@ -32,6 +32,15 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def bounded_id(value: str) -> int:
+    """An id from a query string (`type=bounded_id`): a number the key columns can hold, else
+    ValueError, which request.args.get turns into "not given" instead of a database error."""
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError(value)
+    return number
 
 
 def init_web(app: Flask) -> None:

@@ -194,3 +194,15 @@ def test_every_console_page_sends_times_as_utc_time_elements(app, admin, signed_
                  f"/sessions/{chat}", "/audit"):  # fmt: skip
         page = text(client.get(path))
         assert re.search(r'<time datetime="[\d\-T:.]+Z" title="[\d\- :]+ UTC">', page), path
+
+
+def test_ids_past_what_the_database_holds_are_404_or_ignored_on_pages(app, admin, signed_in):
+    """PostgreSQL's INTEGER keys stop at 2**31 - 1: a bigger id in a URL or a query string
+    is a 404 or an ignored filter, never a database error."""
+    client = signed_in(admin)
+    for path in ("/schedules/2147483648", "/runs/2147483648", "/sessions/2147483648"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/schedules/2147483648/row").get_data() == b""  # a row that is gone
+    for path in ("/sessions?schedule=2147483648", "/audit?object_id=99999999999",
+                 "/audit?before=2147483648", "/sessions?before=2147483648"):  # fmt: skip
+        assert client.get(path).status_code == 200, path

@@ -8,6 +8,7 @@ from app.audit import bp
 from app.auth.access import role_required
 from app.extensions import db
 from app.models import AuditEvent
+from app.web import bounded_id
 
 
 @bp.get("/audit")
@@ -25,9 +26,9 @@ def index():
     )
     action = request.args.get("action", "")
     object_type = request.args.get("object_type", "")
-    object_id = request.args.get("object_id", type=int)
+    object_id = request.args.get("object_id", type=bounded_id)
     q = " ".join(request.args.get("q", "").split())[:200]
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=bounded_id)
     query = db.select(AuditEvent).where(mine)
     if action in actions:
         query = query.where(AuditEvent.action == action)

@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_htmx import make_response
 from wtforms import SelectChoice
 
-from app.auth.access import get_scoped_or_404, role_required
+from app.auth.access import MAX_ID, get_scoped_or_404, role_required
 from app.errors import ValidationFailed
 from app.extensions import db, htmx
 from app.models import Agent, Schedule
@@ -14,6 +14,7 @@ from app.runs import engine
 from app.schedules import bp, listing, service
 from app.schedules.forms import ScheduleForm
 from app.schedules.preview import preview_of
+from app.web import bounded_id
 
 ZONES = sorted(available_timezones() - {"localtime", "Factory"})
 
@@ -44,7 +45,7 @@ def index():
 @role_required("viewer")
 def row(schedule_id: int):
     """One row of the list; a running schedule's row polls this until its run ends."""
-    schedule = db.session.get(Schedule, schedule_id)
+    schedule = db.session.get(Schedule, schedule_id) if schedule_id <= MAX_ID else None
     if schedule is None or schedule.organization_id != g.org.id:
         return ""  # deleted meanwhile: the row swaps to nothing and stops polling
     return render_template("schedules/_row.html", row=listing.row_for(schedule))
@@ -145,7 +146,7 @@ def _detail_context(schedule: Schedule) -> dict:
 
 
 def _history_context(schedule: Schedule) -> dict:
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=bounded_id)
     runs, next_cursor = listing.history(schedule.id, before, HISTORY_SIZE)
     return {"runs": runs, "next_cursor": next_cursor, "before": before}
 

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import ChatSession, Message, Schedule
 from app.sessions import bp
 from app.sessions.markdown import render_markdown
+from app.web import bounded_id
 
 MESSAGE_LIMIT = 500  # a continuous session can grow long: the chat view shows the newest
 
@@ -39,10 +40,10 @@ def _day(raw: str | None) -> date | None:
 def index():
     """The organization's chat sessions, newest first, by schedule, date range and name."""
     size = current_app.config["PAGE_SIZE"]
-    schedule_id = request.args.get("schedule", type=int)
+    schedule_id = request.args.get("schedule", type=bounded_id)
     start, end = _day(request.args.get("from")), _day(request.args.get("to"))
     q = " ".join(request.args.get("q", "").split())[:200]
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=bounded_id)
     where = [ChatSession.organization_id == g.org.id]
     schedule = None
     if schedule_id is not None:
