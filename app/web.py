@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, g
+from flask import Flask, abort, g, request
 from markupsafe import Markup, escape
 
 from app.auth.access import MAX_ID, can_edit
@@ -54,6 +54,14 @@ def init_web(app: Flask) -> None:
             "current_org": g.get("org"),
             "current_membership": g.get("membership"),
         }
+
+    @app.before_request
+    def _refuse_nul():
+        # PostgreSQL stores no NUL in text: a form field or query value holding one is
+        # refused with a clear 400 instead of failing in the database.
+        for values in (request.args, request.form):
+            if any("\x00" in v for _, vs in values.lists() for v in vs):
+                abort(400, "Text must not contain NUL characters (\\u0000).")
 
     @app.after_request
     def _headers(response):

@@ -124,3 +124,14 @@ def test_ids_past_what_the_database_holds_are_404_not_500(app, admin, token_for)
         assert client.get(path, headers=headers).status_code == 404, path
     response = client.get("/api/v1/schedules?before=2147483648", headers=headers)
     assert response.status_code == 422
+
+
+def test_nul_characters_are_refused_with_400_not_stored(app, admin, token_for, signed_in):
+    """Found by the fuzz run on PostgreSQL, which stores no NUL in text."""
+    client, headers = app.test_client(), token_for(admin)
+    body = {"name": "x", "prompt": "p", "schedule_type": "CRON", "agent": "\u0000"}
+    response = client.post("/api/v1/schedules", json=body, headers=headers)
+    assert response.status_code == 400
+    assert "NUL" in response.get_json()["error"]
+    assert client.get("/api/v1/schedules?q=a%00b", headers=headers).status_code == 400
+    assert signed_in(admin).get("/schedules?q=a%00b").status_code == 400
