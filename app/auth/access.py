@@ -134,12 +134,20 @@ def role_required(role: str = "viewer") -> Callable[[F], F]:
     return decorator
 
 
-def get_scoped_or_404(model: type[M], object_id: int) -> M:
-    """Load an object of the current organization, or 404 (also for other organizations')."""
+def find_scoped(model: type[M], object_id: int) -> M | None:
+    """An object of the current organization, or None (also for other organizations')."""
     if not 0 < object_id <= MAX_ID:
-        abort(404)  # no such row can exist, and the database would refuse the number
+        return None  # no such row can exist, and the database would refuse the number
     obj = db.session.get(model, object_id)
     if obj is None or obj.organization_id != g.org.id:  # type: ignore[attr-defined]
+        return None
+    return obj
+
+
+def get_scoped_or_404(model: type[M], object_id: int) -> M:
+    """Load an object of the current organization, or 404 (also for other organizations')."""
+    obj = find_scoped(model, object_id)
+    if obj is None:
         abort(404)
     return obj
 

@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_htmx import make_response
 from wtforms import SelectChoice
 
-from app.auth.access import MAX_ID, get_scoped_or_404, role_required
+from app.auth.access import find_scoped, get_scoped_or_404, role_required
 from app.errors import ValidationFailed
 from app.extensions import db, htmx
 from app.models import Agent, Schedule
@@ -45,8 +45,8 @@ def index():
 @role_required("viewer")
 def row(schedule_id: int):
     """One row of the list; a running schedule's row polls this until its run ends."""
-    schedule = db.session.get(Schedule, schedule_id) if schedule_id <= MAX_ID else None
-    if schedule is None or schedule.organization_id != g.org.id:
+    schedule = find_scoped(Schedule, schedule_id)
+    if schedule is None:
         return ""  # deleted meanwhile: the row swaps to nothing and stops polling
     return render_template("schedules/_row.html", row=listing.row_for(schedule))
 

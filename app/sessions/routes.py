@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import current_app, g, render_template, request
 from sqlalchemy import func
 
-from app.auth.access import get_scoped_or_404, role_required
+from app.auth.access import find_scoped, get_scoped_or_404, role_required
 from app.extensions import db
 from app.models import ChatSession, Message, Schedule
 from app.sessions import bp
@@ -47,9 +47,7 @@ def index():
     where = [ChatSession.organization_id == g.org.id]
     schedule = None
     if schedule_id is not None:
-        schedule = db.session.get(Schedule, schedule_id)
-        if schedule is not None and schedule.organization_id != g.org.id:
-            schedule = None
+        schedule = find_scoped(Schedule, schedule_id)
         where.append(ChatSession.schedule_id == schedule_id)
     # Dates are whole UTC days (the server does not know the viewer's zone; the page says so).
     if start:
