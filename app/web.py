@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Flask, abort, g, request
 from markupsafe import Markup, escape
@@ -34,6 +35,23 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def refuse_nul(value: Any) -> None:
+    """400 if a NUL is anywhere in this text, or in the keys and values of these dicts, lists
+    and pairs: PostgreSQL stores no NUL in text, so it is refused before it gets there."""
+    if _has_nul(value):
+        abort(400, "Text must not contain NUL characters (\\u0000).")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def bounded_id(value: str) -> int:
     """An id from a query string (`type=bounded_id`): a number the key columns can hold, else
     ValueError, which request.args.get turns into "not given" instead of a database error."""
@@ -60,8 +78,7 @@ def init_web(app: Flask) -> None:
         # PostgreSQL stores no NUL in text: a form field or query value holding one is
         # refused with a clear 400 instead of failing in the database.
         for values in (request.args, request.form):
-            if any("\x00" in v for _, vs in values.lists() for v in vs):
-                abort(400, "Text must not contain NUL characters (\\u0000).")
+            refuse_nul([texts for _, texts in values.lists()])
 
     @app.after_request
     def _headers(response):

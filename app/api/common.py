@@ -9,6 +9,7 @@ from flask import abort, jsonify, request
 
 from app.auth.access import MAX_ID
 from app.errors import ValidationFailed
+from app.web import refuse_nul
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -25,23 +26,8 @@ def json_body() -> dict[str, Any]:
         abort(400, "Malformed JSON in the request body.")
     if not isinstance(body, dict):
         abort(400, "The request body must be a JSON object.")
-    if _has_nul(body):
-        abort(400, NUL_MESSAGE)
+    refuse_nul(body)
     return body
-
-
-NUL_MESSAGE = "Text must not contain NUL characters (\\u0000)."
-
-
-def _has_nul(value: Any) -> bool:
-    """A NUL anywhere in the body: PostgreSQL stores no NUL in text, so it is refused here."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def page_params() -> tuple[int, int | None]:
