@@ -146,22 +146,18 @@ def runs_since(app, ids: list[int], since: datetime):
         return rows
 
 
-def bridge_skew_seconds() -> float:
-    from app.scheduling import bridge
-
-    return bridge.SKEW.total_seconds()
-
-
 def bench_idle(args, app, env: dict, redis_url: str, tmp: Path) -> dict:
     """The scheduler alone with N schedules due in a year: CPU share and Redis commands/s."""
     import psutil
+
+    from app.scheduling import bridge
 
     ids = seed(app, args.schedules, lambda i: f"{i % 60} {i % 60} 0 1 1 *", datetime.now(UTC))
     proc = start("flask --app wsgi scheduler", env, tmp / "scheduler-idle.log")
     connection = Redis.from_url(redis_url)
     try:
         # Started, leading, and past the reconciler's look-back at the freshly seeded rows.
-        time.sleep(bridge_skew_seconds() + 6)
+        time.sleep(bridge.SKEW.total_seconds() + 6)
         ps = psutil.Process(proc.pid)
         cpu0, wall0 = sum(ps.cpu_times()[:2]), time.monotonic()
         commands0 = connection.info("stats")["total_commands_processed"]

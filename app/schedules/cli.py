@@ -155,10 +155,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _schedule_data(schedule: Schedule, running: bool) -> dict[str, Any]:
-    return schedule_json(schedule, running)  # managed_source included
-
-
 # ---- reading
 
 
@@ -176,7 +172,7 @@ def list_command(org_name: str | None, as_json: bool) -> None:
         ).scalars()
     )
     running = service.running_ids([s.id for s in rows])
-    data = [_schedule_data(s, s.id in running) for s in rows]
+    data = [schedule_json(s, s.id in running) for s in rows]
     if as_json:
         _json_dump(data)
         return
@@ -209,7 +205,7 @@ SHOW_FIELDS = (
 def show_command(name: str, org_name: str | None, as_json: bool) -> None:
     """One schedule: every field, its status and next run, and where it is managed from."""
     schedule = _schedule(_organization(org_name), name)
-    data = _schedule_data(schedule, bool(service.running_ids([schedule.id])))
+    data = schedule_json(schedule, bool(service.running_ids([schedule.id])))
     if as_json:
         _json_dump(data)
         return
