@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import db
-from app.scheduling.timing import Timing, build_timing
+from app.scheduling.timing import Timing, stored_timing
 
 ROLES = ("admin", "viewer")
 AGENT_KINDS = ("openai", "webhook", "python", "demo")
@@ -276,7 +276,7 @@ class Schedule(db.Model):
     def timing(self) -> Timing:
         """The timing rules of the stored fields (raises TimingError if today's rules reject
         them, e.g. a zone removed from tzdata)."""
-        return build_timing(
+        return stored_timing(
             self.schedule_type, self.schedule_config, self.timezone, self.start_at, self.end_at
         )
 
@@ -344,13 +344,24 @@ class Run(db.Model):
         now: datetime | None = None,
     ) -> None:
         """End the run: SUCCESS, FAILED, SKIPPED or MISSED, with when and how long."""
-        if status not in RUN_STATUSES or status in ACTIVE_STATUSES:
-            raise ValueError(f"not a final status: {status!r}")
-        self.status, self.reason, self.error = status, reason, error
-        self.completed_at = now or utcnow()
-        if self.started_at is not None:
-            elapsed = self.completed_at - self.started_at
-            self.duration_ms = max(0, int(elapsed.total_seconds() * 1000))
+        for key, value in final_fields(status, reason, error, self.started_at, now).items():
+            setattr(self, key, value)
+
+
+def final_fields(
+    status: str, reason: str | None, error: str | None, started_at: datetime | None, now=None
+) -> dict[str, Any]:
+    """The columns that end a run: status, reason, error, when, and how long it ran."""
+    if status not in RUN_STATUSES or status in ACTIVE_STATUSES:
+        raise ValueError(f"not a final status: {status!r}")
+    completed_at = now or utcnow()
+    duration_ms = None
+    if started_at is not None:
+        duration_ms = max(0, int((completed_at - started_at).total_seconds() * 1000))
+    return {
+        "status": status, "reason": reason, "error": error, "completed_at": completed_at,
+        "duration_ms": duration_ms,
+    }  # fmt: skip
 
 
 class ChatSession(db.Model):

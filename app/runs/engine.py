@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db, redis_client, rkey
-from app.models import ACTIVE_STATUSES, AuditEvent, Run, Schedule, utcnow
+from app.models import ACTIVE_STATUSES, AuditEvent, Run, Schedule, final_fields, utcnow
 from app.runs import decisions
 from app.scheduling import bridge
 from app.scheduling.timing import TimingError
@@ -35,7 +35,7 @@ class RunRefused(Exception):
 def _insert():
     """INSERT … ON CONFLICT DO NOTHING for this database: the slot claim (SPEC §3.1)."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(Run)
+    return dialect.insert(Run.__table__)
 
 
 def _keep_updated_at():
@@ -185,13 +185,15 @@ def fire_due(schedule_ids: list[int], now: datetime | None = None) -> FireOutcom
 
     claimed: list[tuple[int, int, str, str | None]] = []
     if rows:
+        # An executemany (the rows as parameters, batched by SQLAlchemy into multi-row
+        # INSERTs) keeps one compiled statement for any number of rows.
+        c = Run.__table__.c
         statement = (
             _insert()
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["schedule_id", "slot_at", "attempt"])
-            .returning(Run.id, Run.schedule_id, Run.status, Run.reason)
+            .returning(c.id, c.schedule_id, c.status, c.reason)
         )
-        claimed = [tuple(r) for r in db.session.execute(statement).all()]
+        claimed = [tuple(r) for r in db.session.execute(statement, rows).all()]
         outcome.lost_claims = len(rows) - len(claimed)
     if moves:
         # Conditional on the slot we fired from: an edit committed meanwhile wins.
@@ -222,7 +224,9 @@ def fire_due(schedule_ids: list[int], now: datetime | None = None) -> FireOutcom
         _complete_once(complete, now)
     db.session.commit()
 
-    # Redis after the commit: the rows exist before their jobs do.
+    # Redis after the commit: the rows exist before their jobs do. The runs first, so the
+    # workers start while the fires are moved to their next slots.
+    bridge.enqueue_runs(to_queue)
     if moves or rearm:
         fresh = dict(
             db.session.execute(
@@ -237,9 +241,6 @@ def fire_due(schedule_ids: list[int], now: datetime | None = None) -> FireOutcom
             rearm[move["sid"]] = fresh.get(move["sid"])
         for sid in list(rearm):
             rearm[sid] = fresh.get(sid)
-    with redis_client().pipeline(transaction=False) as pipe:
-        bridge.enqueue_runs(to_queue, pipe=pipe)
-        pipe.execute()
     bridge.rearm_many(list(rearm.items()) + [(sid, None) for sid in to_cancel])
     return outcome
 
@@ -318,37 +319,41 @@ def run_now(schedule: Schedule, user=None, now: datetime | None = None) -> Run:
 # ---- the end of a run: retries, ONCE completion, the queue_one waiter
 
 
+_RUNS, _SCHEDULES = Run.__table__, Schedule.__table__
+_ACTIVE_RUN = and_(_RUNS.c.id == bindparam("run_id"), _RUNS.c.status.in_(ACTIVE_STATUSES))
+_RUN_TO_FINISH = db.select(
+    _RUNS.c.schedule_id, _RUNS.c.organization_id, _RUNS.c.trigger, _RUNS.c.slot_at,
+    _RUNS.c.attempt, _RUNS.c.started_at, _RUNS.c.session_id,
+).where(_ACTIVE_RUN)  # fmt: skip
+_SCHEDULE_OF_FINISHED = db.select(
+    _SCHEDULES.c.id, _SCHEDULES.c.schedule_type, _SCHEDULES.c.next_run_at,
+    _SCHEDULES.c.max_retries, _SCHEDULES.c.retry_delay_seconds, _SCHEDULES.c.timeout_seconds,
+    _SCHEDULES.c.overlap_policy, _SCHEDULES.c.session_config,
+).where(_SCHEDULES.c.id == bindparam("schedule_id"))  # fmt: skip
+
+
 def finish_run(
     run_id: int, status: str, reason: str | None = None, error: str | None = None, **fields
 ) -> bool:
     """End an active run, once: the UPDATE is conditional on the run still being active, so
     a worker finishing late cannot overwrite `worker_lost`, nor the other way round.
-    Returns whether this call ended it. Commits."""
+    Returns whether this call ended it. Commits.
+
+    Every run ends here, so it works on table rows with statements built once, like the run
+    job (app/runs/jobs.py): one read of the run, the conditional UPDATE, one read of the
+    schedule.
+    """
     now = utcnow()
-    run = db.session.get(Run, run_id, populate_existing=True)
-    if run is None or not run.is_active:
+    run = db.session.execute(_RUN_TO_FINISH, {"run_id": run_id}).first()
+    if run is None:
         db.session.rollback()
         return False
-    probe = Run(started_at=run.started_at)
-    probe.finish(status, reason, error, now)
-    values = {
-        "status": status,
-        "reason": reason,
-        "error": error,
-        "completed_at": now,
-        "duration_ms": probe.duration_ms,
-        **fields,
-    }
-    done = db.session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.status.in_(ACTIVE_STATUSES))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    values = final_fields(status, reason, error, run.started_at, now) | fields
+    done = db.session.execute(update(_RUNS).where(_ACTIVE_RUN).values(values), {"run_id": run_id})
     if done.rowcount != 1:
         db.session.rollback()
         return False
-    schedule = db.session.get(Schedule, run.schedule_id)
+    schedule = db.session.execute(_SCHEDULE_OF_FINISHED, {"schedule_id": run.schedule_id}).first()
     retry = None
     if schedule is not None and decisions.should_retry(status, run.attempt, schedule.max_retries):
         attempt = run.attempt + 1
@@ -360,7 +365,7 @@ def finish_run(
             scheduled_for=now + delay,
             slot_at=run.slot_at,
             attempt=attempt,
-            retry_of_id=run.id,
+            retry_of_id=run_id,
             status="PENDING",
             reason="backoff" if delay.total_seconds() > 0 else None,
             enqueued_at=None if delay.total_seconds() > 0 else now,
@@ -385,7 +390,7 @@ def finish_run(
     return True
 
 
-def _continuous(schedule: Schedule) -> bool:
+def _continuous(schedule) -> bool:
     return bool((schedule.session_config or {}).get("use_existing"))
 
 

@@ -2,6 +2,12 @@
 
 They run inside the app context the worker opens (app/runs/worker.py); nothing here builds
 an app.
+
+The run job is the hot path of the whole engine: at 1,000 schedules about 17 runs are due
+at the same instant every second, and the last of them waits for the CPU the others spend.
+So it works in table statements, not ORM objects: the claim and the schedule's counter are
+UPDATE … RETURNING (the facts the run needs come back with the write), and the rows it adds
+are plain INSERTs. See docs/engine.md ("Cost per run") for the figures.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import update
+from sqlalchemy import Row, bindparam, insert, update
 
 from app import agents, prompts
 from app.extensions import db
@@ -28,6 +34,9 @@ FINAL_STATUSES = ("SUCCESS", "FAILED", "SKIPPED", "MISSED")
 # RUNNING run records so the scheduler can tell when that worker is gone.
 WORKER_NAME: str | None = None
 
+RUNS, SCHEDULES = Run.__table__, Schedule.__table__
+SESSIONS, MESSAGES = ChatSession.__table__, Message.__table__
+
 
 def fire(schedule_id: int) -> None:
     """What rq-scheduler's fire job does if a stock rq-scheduler ever enqueues it: the same
@@ -35,41 +44,118 @@ def fire(schedule_id: int) -> None:
     engine.fire_due([schedule_id])
 
 
-def _session_for(run: Run, schedule: Schedule) -> ChatSession:
+def slot_of(run) -> object:
+    """The slot a run belongs to: a retry keeps its slot; a manual run has its own moment."""
+    return run.slot_at or run.scheduled_for
+
+
+def idempotency_key(run) -> str:
+    """The same for every delivery of one attempt of one slot, different for the next attempt
+    (SPEC §5.1): an endpoint that honours it never acts twice on a re-delivered job."""
+    return f"taskplan:{run.schedule_id}:{iso_z(slot_of(run))}:{run.attempt}"
+
+
+# The run job's statements are built once: building a statement costs more than running it
+# on a small table, and a reused statement also reuses its compiled form.
+_CLAIM = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("run_id"), RUNS.c.status == "PENDING", RUNS.c.reason.is_(None))
+    .values(status="RUNNING", started_at=bindparam("now"), worker=bindparam("worker_name"))
+    .returning(
+        RUNS.c.id,
+        RUNS.c.schedule_id,
+        RUNS.c.organization_id,
+        RUNS.c.trigger,
+        RUNS.c.scheduled_for,
+        RUNS.c.slot_at,
+        RUNS.c.attempt,
+    )  # fmt: skip
+)
+_COUNT_RUN = (
+    update(SCHEDULES)
+    .where(SCHEDULES.c.id == bindparam("schedule_id"))
+    .values(
+        run_count=SCHEDULES.c.run_count + 1,
+        last_run_at=bindparam("now"),
+        updated_at=SCHEDULES.c.updated_at,  # the engine's writes are not edits
+    )
+    .returning(
+        SCHEDULES.c.id,
+        SCHEDULES.c.organization_id,
+        SCHEDULES.c.name,
+        SCHEDULES.c.description,
+        SCHEDULES.c.prompt,
+        SCHEDULES.c.agent_name,
+        SCHEDULES.c.timezone,
+        SCHEDULES.c.timeout_seconds,
+        SCHEDULES.c.session_config,
+        SCHEDULES.c.run_count,
+    )  # fmt: skip
+)
+_NEW_SESSION = insert(SESSIONS).returning(SESSIONS.c.id)
+_ADD_MESSAGE = insert(MESSAGES)
+_SET_SESSION = (
+    update(RUNS).where(RUNS.c.id == bindparam("run_id")).values(session_id=bindparam("sid"))
+)
+
+
+def _claim(run_id: int, now) -> Row | None:
+    """PENDING → RUNNING, once: only one delivery of a job may start its run (a job can be
+    delivered twice after a requeue, and the run may have been failed as lost meanwhile).
+    Returns the run's facts, or None when the run is not pending any more."""
+    params = {"run_id": run_id, "now": now, "worker_name": WORKER_NAME}
+    return db.session.execute(_CLAIM, params).first()
+
+
+def _count_run(schedule_id: int, now) -> Row:
+    """The schedule's run counter and last run, with the settings the run needs."""
+    return db.session.execute(_COUNT_RUN, {"schedule_id": schedule_id, "now": now}).one()
+
+
+def _session_id(run: Row, schedule: Row, now) -> tuple[int, str, bool]:
+    """(id, name, is new) of the session the run writes to: the continuous session of the
+    schedule, or a new `Scheduled: {name} - {local time}` one."""
     config = schedule.session_config or {}
     if config.get("use_existing"):
-        session = None
+        query = db.select(SESSIONS.c.id, SESSIONS.c.name)
         if config.get("session_id"):
-            session = db.session.get(ChatSession, config["session_id"])
-        if session is None:
+            found = db.session.execute(query.where(SESSIONS.c.id == config["session_id"])).first()
+        else:
+            found = None
+        if found is None:
             # "Created at the first run and kept": the schedule's latest session.
-            session = db.session.execute(
-                db.select(ChatSession)
-                .where(ChatSession.schedule_id == schedule.id)
-                .order_by(ChatSession.id.desc())
+            found = db.session.execute(
+                query.where(SESSIONS.c.schedule_id == schedule.id)
+                .order_by(SESSIONS.c.id.desc())
                 .limit(1)
-            ).scalar_one_or_none()
-        if session is not None:
-            return session
+            ).first()
+        if found is not None:
+            return found.id, found.name, False
     local = run.scheduled_for.astimezone(ZoneInfo(schedule.timezone))
-    session = ChatSession(
-        organization_id=schedule.organization_id,
-        schedule_id=schedule.id,
-        name=f"Scheduled: {schedule.name} - {local:%Y-%m-%d %H:%M:%S}",
-    )
-    db.session.add(session)
-    return session
+    name = f"Scheduled: {schedule.name} - {local:%Y-%m-%d %H:%M:%S}"
+    new_id = db.session.execute(
+        _NEW_SESSION,
+        {
+            "organization_id": schedule.organization_id,
+            "schedule_id": schedule.id,
+            "name": name,
+            "created_at": now,
+            "updated_at": now,
+        },  # fmt: skip
+    ).scalar_one()
+    return new_id, name, True
 
 
-def _history(session: ChatSession) -> list[dict]:
+def _history(session_id: int) -> list[dict]:
     """The continuous session's earlier messages, oldest first, capped with the newest kept."""
     limit = current_app.config.get("AGENT_HISTORY_MESSAGES", 50)
-    if session.id is None or limit <= 0:
+    if limit <= 0:
         return []
+    c = MESSAGES.c
     rows = db.session.execute(
-        db.select(Message.role, Message.content, Message.created_at)
-        .where(Message.session_id == session.id)
-        .order_by(Message.id.desc())
+        db.select(c.role, c.content, c.created_at)
+        .where(c.session_id == session_id)
+        .order_by(c.id.desc())
         .limit(limit)
     ).all()
     return [
@@ -78,18 +164,14 @@ def _history(session: ChatSession) -> list[dict]:
     ]
 
 
-def slot_of(run: Run):
-    """The slot a run belongs to: a retry keeps its slot; a manual run has its own moment."""
-    return run.slot_at or run.scheduled_for
+def _add_message(session_id: int, run_id: int, role: str, content: str, tool_calls=None) -> None:
+    row = {"session_id": session_id, "run_id": run_id, "role": role, "content": content}
+    if tool_calls:
+        row["tool_calls"] = tool_calls
+    db.session.execute(_ADD_MESSAGE, row)
 
 
-def idempotency_key(run: Run) -> str:
-    """The same for every delivery of one attempt of one slot, different for the next attempt
-    (SPEC §5.1): an endpoint that honours it never acts twice on a re-delivered job."""
-    return f"taskplan:{run.schedule_id}:{iso_z(slot_of(run))}:{run.attempt}"
-
-
-def _render(run: Run, schedule: Schedule, run_number: int) -> str:
+def _render(run: Row, schedule: Row) -> str:
     if not prompts.is_template(schedule.prompt):
         return schedule.prompt  # no variables to fill: no query, no Jinja
     last = db.session.execute(
@@ -105,7 +187,7 @@ def _render(run: Run, schedule: Schedule, run_number: int) -> str:
         schedule_name=schedule.name,
         schedule_id=schedule.id,
         description=schedule.description,
-        run_number=run_number,
+        run_number=schedule.run_count,
         last_run_status=last.status if last else None,
         last_run_scheduled_for=last.scheduled_for if last else None,
     )
@@ -115,43 +197,27 @@ def _render(run: Run, schedule: Schedule, run_number: int) -> str:
 def execute_run(run_id: int) -> None:
     """PENDING → RUNNING → SUCCESS / FAILED / SKIPPED, with times, worker and the session."""
     now = utcnow()
-    # The claim: only one delivery of this job may start the run (a job can be delivered
-    # twice after a requeue; the run may have been failed as lost meanwhile).
-    started = db.session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.status == "PENDING", Run.reason.is_(None))
-        .values(status="RUNNING", started_at=now, worker=WORKER_NAME)
-        .execution_options(synchronize_session=False)
-    )
-    if started.rowcount != 1:
+    run = _claim(run_id, now)
+    if run is None:
         db.session.rollback()
         log.info("run %s is not pending any more; nothing to do", run_id)
         return
-    run = db.session.get(Run, run_id)
-    schedule = db.session.get(Schedule, run.schedule_id)
+    schedule = _count_run(run.schedule_id, now)
     # The schedule's timeout bounds the agent call too; RQ's own timeout (the same number,
     # counted from the job's start) stays the hard stop.
     deadline = time.monotonic() + schedule.timeout_seconds
-    run_number = db.session.execute(
-        update(Schedule)
-        .where(Schedule.id == schedule.id)
-        .values(run_count=Schedule.run_count + 1, last_run_at=now, updated_at=Schedule.updated_at)
-        .returning(Schedule.run_count)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
     try:
-        prompt = _render(run, schedule, run_number)
+        prompt = _render(run, schedule)
     except prompts.PromptError as exc:
         db.session.commit()
         engine.finish_run(run_id, "FAILED", "template_error", str(exc))
         return
-    session = _session_for(run, schedule)
-    history = _history(session)
+    session_id, session_name, new_session = _session_id(run, schedule, now)
+    history = [] if new_session else _history(session_id)
     label = "[Run now]" if run.trigger == "manual" else "[Scheduled]"
     message = f"{label} {prompt}"
-    db.session.add(Message(session=session, run_id=run.id, role="user", content=message))
-    db.session.flush()
-    run.session_id = session.id
+    _add_message(session_id, run_id, "user", message)
+    db.session.execute(_SET_SESSION, {"run_id": run_id, "sid": session_id})
     context = {
         "organization_id": schedule.organization_id,
         "idempotency_key": idempotency_key(run),
@@ -160,16 +226,15 @@ def execute_run(run_id: int) -> None:
         "deadline": deadline,
         "schedule": {"id": schedule.id, "name": schedule.name, "timezone": schedule.timezone},
         "run": {
-            "id": run.id,
+            "id": run_id,
             "trigger": run.trigger,
             "scheduled_for": iso_z(slot_of(run)),
             "attempt": run.attempt,
-            "run_number": run_number,
+            "run_number": schedule.run_count,
         },
-        "session": {"id": session.id, "name": session.name},
+        "session": {"id": session_id, "name": session_name},
     }
     agent_name, timeout = schedule.agent_name, schedule.timeout_seconds
-    session_id = session.id
     db.session.commit()  # RUNNING and the user message are visible while the agent works
 
     try:
@@ -189,16 +254,7 @@ def execute_run(run_id: int) -> None:
         engine.finish_run(run_id, "FAILED", "agent_error", f"{type(exc).__name__}: {exc}")
         raise
 
-    db.session.add(
-        Message(
-            session_id=session_id,
-            run_id=run_id,
-            role="assistant",
-            content=reply.text,
-            tool_calls=reply.tool_calls or None,
-        )
-    )
-    db.session.flush()
+    _add_message(session_id, run_id, "assistant", reply.text, reply.tool_calls or None)
     usage = {
         "prompt_tokens": reply.usage.get("prompt_tokens"),
         "completion_tokens": reply.usage.get("completion_tokens"),

@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 FIRE_FUNC = "app.runs.jobs.fire"
 RUN_FUNC = "app.runs.jobs.execute_run"
 # Failed run jobs stay in Redis a day for inspection with RQ's tools; the database keeps the
-# run itself for good. Successful ones leave nothing behind (result_ttl=0).
+# run itself for good. Successful ones expire after a minute: RQ deletes a job kept for 0 s
+# with nine more round trips per run (status checks one by one), an expiry costs none.
 FAILURE_TTL = 86_400
+RESULT_TTL = 60
 
 # Add or move a member; if it became the earliest, wake the sleeping scheduler so a fire
 # armed earlier than its current sleep target is not late. One round trip, atomic.
@@ -192,7 +194,7 @@ def remove_members(members: Iterable[bytes | str]) -> None:
         redis_client().zrem(fires_key(), *members)
 
 
-def enqueue_runs(runs: Iterable[tuple[int, int]], pipe: Pipeline | None = None) -> None:
+def enqueue_runs(runs: Iterable[tuple[int, int]]) -> None:
     """Put runs (run_id, timeout_seconds) on the run queue, in one round trip.
 
     The job carries only the run's id; the worker reloads everything from the database.
@@ -207,12 +209,12 @@ def enqueue_runs(runs: Iterable[tuple[int, int]], pipe: Pipeline | None = None) 
             args=[run_id],
             job_id=run_job_id(run_id),
             timeout=timeout,
-            result_ttl=0,
+            result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )
         for run_id, timeout in runs
     ]
-    queue.enqueue_many(data, pipeline=pipe)
+    queue.enqueue_many(data)
 
 
 def run_job_exists(run_ids: list[int]) -> dict[int, bool]:

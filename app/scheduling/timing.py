@@ -22,6 +22,7 @@ A plan keeps real-time cadence when its hour field is ``*`` or contains a step (
 from __future__ import annotations
 
 import calendar
+import json
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -425,6 +426,27 @@ class _Errors:
 
     def add(self, key: str, message: str) -> None:
         self.fields.setdefault(key, []).append(message)
+
+
+@lru_cache(maxsize=16_384)
+def _stored_timing(
+    schedule_type: str, config_json: str, timezone: str, start_at, end_at
+) -> Timing:
+    return build_timing(schedule_type, json.loads(config_json), timezone, start_at, end_at)
+
+
+def stored_timing(
+    schedule_type: str,
+    schedule_config: dict | None,
+    timezone: str,
+    start_at: datetime | None,
+    end_at: datetime | None,
+) -> Timing:
+    """build_timing of a stored schedule's fields, cached by value: the scheduler asks for
+    the same schedule's timing at every fire, and validating and compiling it again costs
+    more than the fire's next-slot search. The Timing is shared: do not modify it."""
+    config_json = json.dumps(schedule_config, sort_keys=True)
+    return _stored_timing(schedule_type, config_json, timezone, start_at, end_at)
 
 
 def build_timing(
