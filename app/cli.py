@@ -7,7 +7,7 @@ import os
 import secrets
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from app.extensions import db
@@ -103,14 +103,20 @@ def bootstrap() -> None:
 @click.command("worker")
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker_command(burst: bool) -> None:
-    """Run an RQ worker that executes runs."""
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes, each running one run at a time [TASKPLAN_WORKER_PROCESSES, 4].",
+)
+def worker_command(burst: bool, processes: int | None) -> None:
+    """Run the RQ workers that execute runs."""
     from app.runs.worker import run_worker
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    run_worker(burst=burst)
+    run_worker(burst=burst, processes=processes or current_app.config["WORKER_PROCESSES"])
 
 
 @click.command("scheduler")

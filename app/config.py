@@ -105,6 +105,8 @@ class Config:
 
         self.QUEUE_NAME = env("TASKPLAN_QUEUE") or "taskplan"
         self.WORKER_HEARTBEAT_SECONDS = _int("TASKPLAN_WORKER_HEARTBEAT", 10, minimum=1)
+        # Worker processes one `flask worker` runs: how many runs one machine carries at once.
+        self.WORKER_PROCESSES = _int("TASKPLAN_WORKER_PROCESSES", 4, minimum=1)
         self.SCHEDULER_HEARTBEAT_SECONDS = _int("TASKPLAN_SCHEDULER_HEARTBEAT", 5, minimum=1)
 
         self.LOGIN_MAX_FAILURES = _int("TASKPLAN_LOGIN_MAX_FAILURES", 5, minimum=1)

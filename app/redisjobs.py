@@ -31,13 +31,17 @@ class JSONJob(Job):
         super().__init__(id, connection=connection, serializer=serializer or JSONSerializer)
 
 
+class JSONQueue(Queue):
+    """An RQ queue of JSON jobs (what RQ's worker pool builds in each of its processes)."""
+
+    def __init__(self, name: str = "default", *args, **kwargs) -> None:
+        kwargs.setdefault("job_class", JSONJob)
+        kwargs.setdefault("serializer", JSONSerializer)
+        super().__init__(name, *args, **kwargs)
+
+
 def run_queue(connection: Redis | None = None) -> Queue:
-    return Queue(
-        current_app.config["QUEUE_NAME"],
-        connection=connection or redis_client(),
-        job_class=JSONJob,
-        serializer=JSONSerializer,
-    )
+    return JSONQueue(current_app.config["QUEUE_NAME"], connection=connection or redis_client())
 
 
 def process_name() -> str:

@@ -45,6 +45,9 @@ class Cluster:
             "TASKPLAN_REDIS_PREFIX": "taskplan",
             "TASKPLAN_WORKER_HEARTBEAT": "1",
             "TASKPLAN_SCHEDULER_HEARTBEAT": "1",
+            # One run at a time per `worker` command, so a test's workers are the ones it
+            # starts (the pool has its own test).
+            "TASKPLAN_WORKER_PROCESSES": "1",
         }
         self.env.pop("FLASK_DEBUG", None)
         self.procs: dict[str, subprocess.Popen] = {}
@@ -211,6 +214,62 @@ def test_a_killed_worker_mid_run_is_worker_lost_and_the_next_slot_runs(app, admi
             ),
             20,
             "the next slot running",
+            cluster,
+        )
+        assert_every_slot_once(scheduled_slots(sid), timedelta(seconds=2))
+
+
+def worker_names() -> set[str]:
+    prefix = "taskplan:heartbeat:worker:"
+    return {k.decode()[len(prefix) :] for k in redis_client().scan_iter(prefix + "*")}
+
+
+def test_one_worker_command_runs_a_pool_that_replaces_a_killed_worker(app, admin, cluster):
+    cluster.env["TASKPLAN_WORKER_PROCESSES"] = "2"
+    cluster.start("scheduler", "scheduler")
+    pool = cluster.start("worker", "worker-pool")
+    with app.app_context():
+        wait_until(lambda: len(worker_names()) == 2 and leader_up(), 60, "a pool of 2", cluster)
+        first_two = worker_names()
+        sid = make_schedule(
+            admin.id, admin.org_id, schedule_config=EVERY_2S, prompt="[demo:sleep=60] slow",
+            overlap_policy="allow",
+        )  # fmt: skip
+        # Two runs at once, one on each of the pool's workers.
+
+        def running_on_two_workers():
+            rows = [r for r in runs_of(sid) if r.status == "RUNNING"]
+            return rows if len({r.worker for r in rows}) == 2 else None
+
+        running = wait_until(running_on_two_workers, 20, "two runs on two workers", cluster)
+        assert {r.worker for r in running} == first_two
+        victim = running[0]
+        os.kill(int(victim.worker.rsplit(".", 1)[1]), signal.SIGKILL)
+        lost = wait_until(
+            lambda: (
+                db.session.get(Run, victim.id, populate_existing=True).status == "FAILED"
+                and db.session.get(Run, victim.id)
+            ),
+            30,
+            "worker_lost",
+            cluster,
+        )
+        assert lost.reason == "worker_lost"
+        # The pool started a worker in the dead one's place, and it takes runs.
+        assert pool.poll() is None, "the pool's parent process exited"
+        replaced = wait_until(
+            lambda: (
+                len(names := worker_names()) == 2 and victim.worker not in names and names
+            ),
+            30,
+            "a replacement worker",
+            cluster,
+        )  # fmt: skip
+        (newcomer,) = replaced - first_two
+        wait_until(
+            lambda: any(r.worker == newcomer for r in runs_of(sid)),
+            20,
+            "a run on the replacement worker",
             cluster,
         )
         assert_every_slot_once(scheduled_slots(sid), timedelta(seconds=2))

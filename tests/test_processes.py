@@ -75,6 +75,7 @@ def test_each_procfile_process_starts_and_stays_up(database_url, redis_url, tmp_
         "TASKPLAN_WORKER_HEARTBEAT": "1",
         "TASKPLAN_SCHEDULER_HEARTBEAT": "1",
         "WEB_CONCURRENCY": "1",
+        "TASKPLAN_WORKER_PROCESSES": "2",
     }
     env.pop("FLASK_DEBUG", None)
     env.pop("TASKPLAN_LOCAL", None)
@@ -110,10 +111,11 @@ def test_each_procfile_process_starts_and_stays_up(database_url, redis_url, tmp_
         wait_for(lambda: get(f"{base}/healthz")[0] == 200, 60, "the web process")
         wait_for(
             lambda: (
-                r.keys(f"{prefix}:heartbeat:worker:*") and r.keys(f"{prefix}:heartbeat:scheduler:*")
+                len(r.keys(f"{prefix}:heartbeat:worker:*")) == 2
+                and r.keys(f"{prefix}:heartbeat:scheduler:*")
             ),
             60,
-            "worker and scheduler heartbeats",
+            "the two workers' and the scheduler's heartbeats",
         )
         time.sleep(3)  # "stays up": still alive a few heartbeats later
         for name, process in running.items():
@@ -121,7 +123,8 @@ def test_each_procfile_process_starts_and_stays_up(database_url, redis_url, tmp_
         status, health = get(f"{base}/api/v1/health", headers)
         assert status == 200, health
         assert health["database"]["ok"] and health["redis"]["ok"]
-        assert len(health["workers"]) == 1 and health["scheduler"]["alive"] is True
+        # The one `worker` command runs TASKPLAN_WORKER_PROCESSES workers.
+        assert len(health["workers"]) == 2 and health["scheduler"]["alive"] is True
         assert health["scheduler"]["instances"][0]["role"] == "leader"
     finally:
         for process in running.values():

@@ -325,6 +325,17 @@ _RUN_TO_FINISH = db.select(
     _RUNS.c.schedule_id, _RUNS.c.organization_id, _RUNS.c.trigger, _RUNS.c.slot_at,
     _RUNS.c.attempt, _RUNS.c.started_at, _RUNS.c.session_id,
 ).where(_ACTIVE_RUN)  # fmt: skip
+_FINISH = (
+    update(_RUNS)
+    .where(_ACTIVE_RUN)
+    .values({
+        name: bindparam(f"new_{name}")
+        for name in (
+            "status", "reason", "error", "completed_at", "duration_ms", "prompt_tokens",
+            "completion_tokens", "cost",
+        )
+    })
+)  # fmt: skip
 _SCHEDULE_OF_FINISHED = db.select(
     _SCHEDULES.c.id, _SCHEDULES.c.schedule_type, _SCHEDULES.c.next_run_at,
     _SCHEDULES.c.max_retries, _SCHEDULES.c.retry_delay_seconds, _SCHEDULES.c.timeout_seconds,
@@ -333,7 +344,14 @@ _SCHEDULE_OF_FINISHED = db.select(
 
 
 def finish_run(
-    run_id: int, status: str, reason: str | None = None, error: str | None = None, **fields
+    run_id: int,
+    status: str,
+    reason: str | None = None,
+    error: str | None = None,
+    *,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+    cost: float | None = None,
 ) -> bool:
     """End an active run, once: the UPDATE is conditional on the run still being active, so
     a worker finishing late cannot overwrite `worker_lost`, nor the other way round.
@@ -348,8 +366,11 @@ def finish_run(
     if run is None:
         db.session.rollback()
         return False
-    values = final_fields(status, reason, error, run.started_at, now) | fields
-    done = db.session.execute(update(_RUNS).where(_ACTIVE_RUN).values(values), {"run_id": run_id})
+    values = final_fields(status, reason, error, run.started_at, now) | {
+        "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "cost": cost,
+    }  # fmt: skip
+    params = {f"new_{name}": value for name, value in values.items()}
+    done = db.session.execute(_FINISH, params | {"run_id": run_id})
     if done.rowcount != 1:
         db.session.rollback()
         return False

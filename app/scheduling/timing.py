@@ -429,9 +429,7 @@ class _Errors:
 
 
 @lru_cache(maxsize=16_384)
-def _stored_timing(
-    schedule_type: str, config_json: str, timezone: str, start_at, end_at
-) -> Timing:
+def _stored_timing(schedule_type: str, config_json: str, timezone: str, start_at, end_at) -> Timing:
     return build_timing(schedule_type, json.loads(config_json), timezone, start_at, end_at)
 
 
