@@ -268,13 +268,28 @@ def bench_engine(args, database_url: str, redis_url: str, tmp: Path) -> dict:
     return out
 
 
-def _noop_jobs(redis_url: str, count: int, worker_kind: str) -> float:
-    """Per-job time of `count` no-op JSON jobs through one burst worker of this kind."""
+def _noop_jobs(redis_url: str, count: int, worker_kind: str, app=None) -> float:
+    """Per-job time of `count` no-op JSON jobs through one burst worker of this kind:
+    RQ's fork-per-job Worker, its SimpleWorker, or ours (TaskplanWorker, with the jobs
+    enqueued as the scheduler enqueues runs)."""
     from rq import Queue, SimpleWorker, Worker
     from rq.serializers import JSONSerializer
 
     connection = Redis.from_url(redis_url)
     queue = Queue(f"bench-{worker_kind}", connection=connection, serializer=JSONSerializer)
+    if worker_kind == "taskplan":
+        from app.runs.worker import TaskplanWorker
+        from app.scheduling import bridge
+
+        data = Queue.prepare_data(
+            "builtins.len", args=[[1]], result_ttl=bridge.RESULT_TTL, failure_ttl=3600
+        )
+        queue.enqueue_many([data] * count)
+        with app.app_context():
+            worker = TaskplanWorker([queue], connection=connection, flask_app=app)
+            started = time.perf_counter()
+            worker.work(burst=True, logging_level="WARNING")
+            return (time.perf_counter() - started) / count
     for _ in range(count):
         queue.enqueue("builtins.len", [1], result_ttl=0)
     cls = SimpleWorker if worker_kind == "simple" else Worker
@@ -340,6 +355,7 @@ def main() -> None:
         Redis.from_url(redis.url).flushdb()
         fork = _noop_jobs(redis.url, 200, "fork")
         simple = _noop_jobs(redis.url, 200, "simple")
+        ours = _noop_jobs(redis.url, 200, "taskplan", make_app(database_url, redis.url))
         stock = None if args.skip_stock else bench_stock(args, redis.url, tmp)
     finally:
         redis.stop()
@@ -371,7 +387,8 @@ def main() -> None:
         )
     print("\nPer-job overhead of a no-op JSON job (200 jobs, one burst worker):")
     print(f"  rq Worker (fork per job): {fork * 1000:6.2f} ms")
-    print(f"  rq SimpleWorker (ours):   {simple * 1000:6.2f} ms")
+    print(f"  rq SimpleWorker:          {simple * 1000:6.2f} ms")
+    print(f"  TaskplanWorker (ours):    {ours * 1000:6.2f} ms")
     if stock is not None:
         print(
             f"\nStock rqscheduler --interval 1 + rq worker, {args.schedules} jobs over the window:"
