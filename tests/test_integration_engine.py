@@ -178,6 +178,20 @@ def test_each_slot_runs_once_with_two_schedulers_and_two_workers_and_a_standby_t
         assert_every_slot_once(scheduled_slots(sid), timedelta(seconds=2))
 
 
+def assert_worker_lost(run_id: int, cluster: Cluster) -> None:
+    """The run of a killed worker ends FAILED `worker_lost` within 30 s."""
+    lost = wait_until(
+        lambda: (
+            db.session.get(Run, run_id, populate_existing=True).status == "FAILED"
+            and db.session.get(Run, run_id)
+        ),
+        30,
+        "worker_lost",
+        cluster,
+    )
+    assert lost.reason == "worker_lost"
+
+
 def test_a_killed_worker_mid_run_is_worker_lost_and_the_next_slot_runs(app, admin, cluster):
     cluster.start("scheduler", "scheduler")
     victim = cluster.start("worker", "worker-victim")
@@ -192,16 +206,7 @@ def test_a_killed_worker_mid_run_is_worker_lost_and_the_next_slot_runs(app, admi
         cluster.start("worker", "worker-spare")
         os.killpg(victim.pid, signal.SIGKILL)
         cluster.procs.pop("worker-victim").wait(timeout=5)
-        lost = wait_until(
-            lambda: (
-                db.session.get(Run, running.id, populate_existing=True).status == "FAILED"
-                and db.session.get(Run, running.id)
-            ),
-            30,
-            "worker_lost",
-            cluster,
-        )
-        assert lost.reason == "worker_lost"
+        assert_worker_lost(running.id, cluster)
         # Slots that came due meanwhile were skipped (overlap skip) ...
         assert any((r.status, r.reason) == ("SKIPPED", "overlap") for r in runs_of(sid)), (
             "no SKIPPED record while the slow run held the lock"
@@ -245,16 +250,7 @@ def test_one_worker_command_runs_a_pool_that_replaces_a_killed_worker(app, admin
         assert {r.worker for r in running} == first_two
         victim = running[0]
         os.kill(int(victim.worker.rsplit(".", 1)[1]), signal.SIGKILL)
-        lost = wait_until(
-            lambda: (
-                db.session.get(Run, victim.id, populate_existing=True).status == "FAILED"
-                and db.session.get(Run, victim.id)
-            ),
-            30,
-            "worker_lost",
-            cluster,
-        )
-        assert lost.reason == "worker_lost"
+        assert_worker_lost(victim.id, cluster)
         # The pool started a worker in the dead one's place, and it takes runs.
         assert pool.poll() is None, "the pool's parent process exited"
         replaced = wait_until(

@@ -38,7 +38,7 @@ def _insert():
     return dialect.insert(Run.__table__)
 
 
-def _keep_updated_at():
+def keep_updated_at():
     # Schedule.updated_at means "last edited by a person": the engine's own writes must not
     # touch it, and the reconciler relies on that to look only at edited schedules.
     return {"updated_at": Schedule.__table__.c.updated_at}
@@ -53,7 +53,7 @@ def lock_schedules(schedule_ids: list[int]) -> None:
     if schedule_ids:
         table = Schedule.__table__
         db.session.execute(
-            update(table).where(table.c.id.in_(schedule_ids)).values(**_keep_updated_at())
+            update(table).where(table.c.id.in_(schedule_ids)).values(**keep_updated_at())
         )
 
 
@@ -201,7 +201,7 @@ def fire_due(schedule_ids: list[int], now: datetime | None = None) -> FireOutcom
         db.session.execute(
             update(table)
             .where(table.c.id == bindparam("sid"), table.c.next_run_at == bindparam("old"))
-            .values(next_run_at=bindparam("new"), **_keep_updated_at()),
+            .values(next_run_at=bindparam("new"), **keep_updated_at()),
             moves,
         )
     to_queue = []
@@ -249,7 +249,7 @@ def _complete_once(schedule_ids: list[int], now: datetime) -> None:
     db.session.execute(
         update(Schedule)
         .where(Schedule.id.in_(schedule_ids), Schedule.schedule_type == "ONCE")
-        .values(enabled=False, completed_at=now, next_run_at=None, **_keep_updated_at())
+        .values(enabled=False, completed_at=now, next_run_at=None, **keep_updated_at())
         .execution_options(synchronize_session=False)
     )
 

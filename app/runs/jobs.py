@@ -7,7 +7,7 @@ The run job is the hot path of the whole engine: at 1,000 schedules about 17 run
 at the same instant every second, and the last of them waits for the CPU the others spend.
 So it works in table statements, not ORM objects: the claim and the schedule's counter are
 UPDATE … RETURNING (the facts the run needs come back with the write), and the rows it adds
-are plain INSERTs. See docs/engine.md ("Cost per run") for the figures.
+are plain INSERTs. See docs/engine.md ("Fire lag and the cost of a run") for the figures.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ _COUNT_RUN = (
     .values(
         run_count=SCHEDULES.c.run_count + 1,
         last_run_at=bindparam("now"),
-        updated_at=SCHEDULES.c.updated_at,  # the engine's writes are not edits
+        **engine.keep_updated_at(),
     )
     .returning(
         SCHEDULES.c.id,

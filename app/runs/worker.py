@@ -10,7 +10,7 @@ One `flask worker` runs TASKPLAN_WORKER_PROCESSES such workers under RQ's Worker
 forks them from a parent that has already imported everything and restarts any that dies.
 Each runs one run at a time, so this is how many runs (agent calls, which take seconds) a
 machine carries at once; it also decides how fast a second's worth of due runs starts
-(docs/engine.md, "Fire lag").
+(docs/engine.md, "Fire lag and the cost of a run").
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ class TaskplanWorker(SimpleWorker):
 
     About 17 runs are due at the same instant every second at 1,000 schedules, and under
     that burst every round trip waits for Redis to get a core, so round trips count more
-    than CPU. RQ makes eleven per job; three of them are redundant for Taskplan's jobs and
-    are skipped here, without changing what RQ records (docs/engine.md, "Cost per run"):
+    than CPU. Stock SimpleWorker makes 21 per job; with successful jobs expiring instead of
+    being deleted (bridge.RESULT_TTL) and the four cuts below, 8 remain, and what RQ records
+    is unchanged (docs/engine.md, "Fire lag and the cost of a run"):
 
     - the worker key's heartbeat (HSET + EXPIRE of worker_ttl + 60 s, three times per job)
       is refreshed once every few seconds, which keeps a key that lives minutes alive just
